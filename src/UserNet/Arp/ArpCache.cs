@@ -1,0 +1,98 @@
+using System.Buffers;
+using UserNet.Wire;
+
+namespace UserNet.Arp;
+
+/// <summary>
+/// IPv4-to-Ethernet mappings with expiry, plus the addresses being resolved and the packets waiting for them.
+/// Owned by one loop; no locks. Times are the stack's clock values passed in.
+/// </summary>
+internal sealed class ArpCache
+{
+    internal sealed class Entry
+    {
+        public Ipv4Address Address;
+        public MacAddress Mac;
+        public bool Resolved;
+        /// <summary>Resolved: when the mapping expires. Unresolved: when the next request (or giving up) is due.</summary>
+        public TimeSpan Deadline;
+        public int RequestsSent;
+        /// <summary>Whole frames waiting for the destination MAC, in rented buffers (length alongside).</summary>
+        public readonly Queue<(byte[] Buffer, int Length)> Waiting = new();
+    }
+
+    private readonly Dictionary<Ipv4Address, Entry> _entries = new();
+    private readonly int _capacity;
+
+    public ArpCache(int capacity) => _capacity = capacity;
+
+    public int Count => _entries.Count;
+    public IEnumerable<Entry> Entries => _entries.Values;
+
+    public bool TryGet(Ipv4Address address, out Entry entry) => _entries.TryGetValue(address, out entry!);
+
+    /// <summary>Looks up a resolved, unexpired mapping.</summary>
+    public bool TryResolve(Ipv4Address address, TimeSpan now, out MacAddress mac)
+    {
+        if (_entries.TryGetValue(address, out var e) && e.Resolved && now < e.Deadline)
+        {
+            mac = e.Mac;
+            return true;
+        }
+        mac = default;
+        return false;
+    }
+
+    /// <summary>Adds or refreshes a resolved mapping valid until <paramref name="expires"/>; returns the entry (its waiting queue may need flushing).</summary>
+    public Entry Set(Ipv4Address address, MacAddress mac, TimeSpan expires)
+    {
+        var e = GetOrAdd(address, out _);
+        e.Mac = mac;
+        e.Resolved = true;
+        e.Deadline = expires;
+        e.RequestsSent = 0;
+        return e;
+    }
+
+    /// <summary>Finds or creates an entry; a new entry is unresolved. Evicts the entry closest to its deadline when full.</summary>
+    public Entry GetOrAdd(Ipv4Address address, out bool created)
+    {
+        if (_entries.TryGetValue(address, out var e)) { created = false; return e; }
+        if (_entries.Count >= _capacity) Evict();
+        e = new Entry { Address = address };
+        _entries.Add(address, e);
+        created = true;
+        return e;
+    }
+
+    private void Evict()
+    {
+        Entry? victim = null;
+        foreach (var e in _entries.Values)
+            if (victim is null || e.Deadline < victim.Deadline) victim = e;
+        if (victim is not null) Remove(victim);
+    }
+
+    /// <summary>Removes an entry, returning its waiting buffers to the pool; returns how many packets were discarded.</summary>
+    public int Remove(Entry e)
+    {
+        int dropped = e.Waiting.Count;
+        while (e.Waiting.TryDequeue(out var w)) ArrayPool<byte>.Shared.Return(w.Buffer);
+        _entries.Remove(e.Address);
+        return dropped;
+    }
+
+    /// <summary>The earliest deadline of any entry, or <see cref="TimeSpan.MaxValue"/>.</summary>
+    public TimeSpan EarliestDeadline()
+    {
+        var min = TimeSpan.MaxValue;
+        foreach (var e in _entries.Values)
+            if (e.Deadline < min) min = e.Deadline;
+        return min;
+    }
+
+    public void Clear()
+    {
+        foreach (var e in _entries.Values.ToArray()) Remove(e);
+    }
+}

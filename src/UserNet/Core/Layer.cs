@@ -1,0 +1,91 @@
+namespace UserNet.Core;
+
+/// <summary>The layer that handled (or dropped) a frame; used by counters and traces.</summary>
+public enum Layer { Ethernet, Arp, Ipv4, Icmp, Udp, Tcp }
+
+/// <summary>Why a frame was dropped. Each reason belongs to one layer (see <see cref="DropReasons"/>).</summary>
+public enum DropReason
+{
+    EthernetTooShort,
+    EthernetNotForUs,
+    EthernetUnknownType,
+    EthernetTooLarge,
+
+    ArpTruncated,
+    ArpUnsupportedFormat,
+    ArpBadSender,
+    ArpAddressConflict,
+    ArpNotForUs,
+    ArpQueueOverflow,
+    ArpUnresolved,
+
+    Ipv4Truncated,
+    Ipv4BadVersion,
+    Ipv4BadHeaderLength,
+    Ipv4BadTotalLength,
+    Ipv4BadChecksum,
+    Ipv4BadSource,
+    Ipv4NotForUs,
+    Ipv4Fragment,
+    Ipv4UnknownProtocol,
+    Ipv4TooBig,
+    Ipv4NoRoute,
+
+    IcmpTruncated,
+    IcmpBadChecksum,
+    IcmpUnhandledType,
+    IcmpUnmatchedReply,
+    IcmpEchoToBroadcast,
+    IcmpErrorRateLimited,
+}
+
+/// <summary>Layer and human text for each <see cref="DropReason"/>; the text is what traces and counters show.</summary>
+public static class DropReasons
+{
+    private static readonly (Layer Layer, string Tag, string Text)[] Table = Build();
+    private static readonly string[] Decisions = Table.Select(t => t.Text + " -> drop").ToArray();
+
+    public static Layer LayerOf(DropReason r) => Table[(int)r].Layer;
+    /// <summary>A stable snake_case tag for metrics (for example <c>bad_checksum</c>).</summary>
+    public static string Tag(DropReason r) => Table[(int)r].Tag;
+    /// <summary>Plain words, as traces print them (for example <c>ip checksum bad</c>).</summary>
+    public static string Text(DropReason r) => Table[(int)r].Text;
+    public static int Count => Table.Length;
+    /// <summary>The trace decision for a drop, precomputed so the hot path never formats text.</summary>
+    public static string Decision(DropReason r) => Decisions[(int)r];
+
+    private static (Layer, string, string)[] Build()
+    {
+        var t = new (Layer, string, string)[Enum.GetValues<DropReason>().Length];
+        void Set(DropReason r, Layer l, string tag, string text) => t[(int)r] = (l, tag, text);
+        Set(DropReason.EthernetTooShort, Layer.Ethernet, "too_short", "frame shorter than an ethernet header");
+        Set(DropReason.EthernetNotForUs, Layer.Ethernet, "not_for_us", "ethernet destination not ours");
+        Set(DropReason.EthernetUnknownType, Layer.Ethernet, "unknown_ethertype", "ethertype not spoken");
+        Set(DropReason.EthernetTooLarge, Layer.Ethernet, "too_large", "frame larger than the mtu");
+        Set(DropReason.ArpTruncated, Layer.Arp, "truncated", "arp truncated");
+        Set(DropReason.ArpUnsupportedFormat, Layer.Arp, "unsupported_format", "arp not ethernet/ipv4");
+        Set(DropReason.ArpBadSender, Layer.Arp, "bad_sender", "arp sender address invalid");
+        Set(DropReason.ArpAddressConflict, Layer.Arp, "address_conflict", "arp claims our address");
+        Set(DropReason.ArpNotForUs, Layer.Arp, "not_for_us", "arp for another host");
+        Set(DropReason.ArpQueueOverflow, Layer.Arp, "queue_overflow", "arp wait queue full");
+        Set(DropReason.ArpUnresolved, Layer.Arp, "unresolved", "arp got no reply");
+        Set(DropReason.Ipv4Truncated, Layer.Ipv4, "truncated", "ip header truncated");
+        Set(DropReason.Ipv4BadVersion, Layer.Ipv4, "bad_version", "ip version not 4");
+        Set(DropReason.Ipv4BadHeaderLength, Layer.Ipv4, "bad_header_length", "ip header length bad");
+        Set(DropReason.Ipv4BadTotalLength, Layer.Ipv4, "bad_total_length", "ip total length bad");
+        Set(DropReason.Ipv4BadChecksum, Layer.Ipv4, "bad_checksum", "ip checksum bad");
+        Set(DropReason.Ipv4BadSource, Layer.Ipv4, "bad_source", "ip source address invalid");
+        Set(DropReason.Ipv4NotForUs, Layer.Ipv4, "not_for_us", "ip destination not ours");
+        Set(DropReason.Ipv4Fragment, Layer.Ipv4, "fragment", "ip fragment (reassembly not built yet)");
+        Set(DropReason.Ipv4UnknownProtocol, Layer.Ipv4, "unknown_protocol", "ip protocol not spoken");
+        Set(DropReason.Ipv4TooBig, Layer.Ipv4, "too_big", "ip datagram larger than the mtu");
+        Set(DropReason.Ipv4NoRoute, Layer.Ipv4, "no_route", "no route to destination");
+        Set(DropReason.IcmpTruncated, Layer.Icmp, "truncated", "icmp truncated");
+        Set(DropReason.IcmpBadChecksum, Layer.Icmp, "bad_checksum", "icmp checksum bad");
+        Set(DropReason.IcmpUnhandledType, Layer.Icmp, "unhandled_type", "icmp type not handled");
+        Set(DropReason.IcmpUnmatchedReply, Layer.Icmp, "unmatched_reply", "icmp echo reply matches no ping");
+        Set(DropReason.IcmpEchoToBroadcast, Layer.Icmp, "echo_to_broadcast", "icmp echo to a broadcast address (RFC 1122 3.2.2.6)");
+        Set(DropReason.IcmpErrorRateLimited, Layer.Icmp, "error_rate_limited", "icmp error rate limited");
+        return t;
+    }
+}

@@ -1,0 +1,139 @@
+using Microsoft.Extensions.Logging;
+using UserNet.Arp;
+using UserNet.Icmp;
+using UserNet.Ip;
+using UserNet.Wire;
+
+namespace UserNet.Core;
+
+/// <summary>
+/// The protocol core: frames and a time go in (<see cref="Receive"/>, <see cref="Poll"/>), frames and the next
+/// timer deadline come out (<see cref="IFrameTransmitter"/>, <see cref="NextDeadline"/>). It never reads a clock,
+/// opens a file or starts a thread, and it is not thread-safe: one loop drives it (see <c>StackHost</c>).
+/// </summary>
+public sealed class NetStack : IDisposable
+{
+    private readonly IFrameTransmitter _transmitter;
+    /// <summary>The one frame being built for transmission; every sender builds into it and sends before returning.</summary>
+    private readonly byte[] _tx;
+    private Layer _rxLayer;
+    private string _rxDecision = "";
+
+    public NetStack(StackOptions options, IFrameTransmitter transmitter)
+    {
+        if (options.Mtu < 68 || options.Mtu > 65535) throw new ArgumentOutOfRangeException(nameof(options), $"MTU {options.Mtu} is outside 68..65535 (RFC 791 requires at least 68)");
+        if (options.Mac.IsMulticast || options.Mac == MacAddress.Zero) throw new ArgumentException($"{options.Mac} is not a unicast MAC address", nameof(options));
+        Options = options;
+        _transmitter = transmitter;
+        _tx = new byte[EthernetFrame.HeaderLength + options.Mtu];
+        Counters = new StackCounters(options.Name);
+        Arp = new ArpLayer(this);
+        Ip = new Ipv4Layer(this);
+        Icmp = new IcmpLayer(this);
+    }
+
+    public StackOptions Options { get; }
+    public MacAddress Mac => Options.Mac;
+    public Ipv4Subnet Address => Options.Address;
+    public Ipv4Address IpAddress => Options.Address.Address;
+    public int Mtu => Options.Mtu;
+    public StackCounters Counters { get; }
+    internal ILogger? Logger => Options.Logger;
+
+    /// <summary>Sees every frame in and out with the decision taken; null for none.</summary>
+    public IFrameObserver? Observer { get; set; }
+    /// <summary>Receives echo replies (the ping client).</summary>
+    public IEchoReplyListener? EchoListener { get; set; }
+
+    internal ArpLayer Arp { get; }
+    internal Ipv4Layer Ip { get; }
+    internal IcmpLayer Icmp { get; }
+
+    /// <summary>The time of the frame or poll being handled.</summary>
+    internal TimeSpan Now { get; private set; }
+
+    /// <summary>The earliest time <see cref="Poll"/> has work to do, or <see cref="TimeSpan.MaxValue"/>.</summary>
+    public TimeSpan NextDeadline => Arp.NextDeadline;
+
+    /// <summary>Announces our address (a gratuitous ARP, RFC 5227 section 2.3) so neighbours update their caches.</summary>
+    public void Start(TimeSpan now)
+    {
+        Now = now;
+        Arp.Announce();
+    }
+
+    /// <summary>Runs timers that are due: ARP retries and expiry.</summary>
+    public void Poll(TimeSpan now)
+    {
+        Now = now;
+        Arp.Poll();
+    }
+
+    /// <summary>Handles one received Ethernet frame (without FCS). Never throws for malformed input: drops and counts.</summary>
+    public void Receive(Span<byte> frame, TimeSpan now)
+    {
+        Now = now;
+        _rxLayer = Layer.Ethernet;
+        _rxDecision = "";
+        ReceiveEthernet(frame);
+        Observer?.OnFrame(FrameDirection.Received, frame, _rxLayer, _rxDecision, now);
+    }
+
+    private void ReceiveEthernet(Span<byte> frame)
+    {
+        if (!EthernetFrame.TryParse(frame, out var eth)) { Drop(DropReason.EthernetTooShort); return; }
+        if (frame.Length > EthernetFrame.HeaderLength + Mtu) { Drop(DropReason.EthernetTooLarge); return; }
+        var dst = eth.Destination;
+        if (dst != Mac && !dst.IsBroadcast) { Drop(DropReason.EthernetNotForUs); return; }
+        Counters.Received(Layer.Ethernet);
+        switch (eth.EtherType)
+        {
+            case EtherType.Arp: Arp.Receive(eth.Payload); break;
+            case EtherType.Ipv4: Ip.Receive(eth.Payload, dst.IsBroadcast); break;
+            default: Drop(DropReason.EthernetUnknownType); break;
+        }
+    }
+
+    /// <summary>Records that a layer took a frame and what it did; the text must be a constant (no per-packet formatting).</summary>
+    internal void Decide(Layer layer, string decision)
+    {
+        _rxLayer = layer;
+        _rxDecision = decision;
+    }
+
+    /// <summary>Drops the frame being handled: counted under its reason, traced with the reason's words.</summary>
+    internal void Drop(DropReason reason)
+    {
+        Counters.Dropped(reason);
+        _rxLayer = DropReasons.LayerOf(reason);
+        _rxDecision = DropReasons.Decision(reason);
+    }
+
+    /// <summary>Counts a packet of ours that could not be sent (no route, unresolved, too big); it is not the frame being received.</summary>
+    internal void DropOutgoing(DropReason reason) => Counters.Dropped(reason);
+
+    /// <summary>The transmit buffer's room for an IPv4 payload (after the Ethernet and a 20-byte IP header).</summary>
+    internal Span<byte> TxIpPayload => _tx.AsSpan(EthernetFrame.HeaderLength + Ipv4Header.MinimumLength);
+    internal Span<byte> TxBuffer => _tx;
+
+    /// <summary>Hands a finished frame to the device, counting and tracing it.</summary>
+    internal void Transmit(ReadOnlySpan<byte> frame, Layer layer, string what)
+    {
+        Counters.Sent(Layer.Ethernet);
+        Observer?.OnFrame(FrameDirection.Sent, frame, layer, what, Now);
+        _transmitter.Transmit(frame);
+    }
+
+    /// <summary>Sends an ICMP echo request from us (the ping client). Returns false when it could not be sent.</summary>
+    public bool SendEchoRequest(Ipv4Address destination, ushort identifier, ushort sequence, ReadOnlySpan<byte> data, TimeSpan now)
+    {
+        Now = now;
+        return Icmp.SendEchoRequest(destination, identifier, sequence, data);
+    }
+
+    public void Dispose()
+    {
+        Arp.Dispose();
+        Counters.Dispose();
+    }
+}

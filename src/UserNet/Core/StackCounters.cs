@@ -1,0 +1,90 @@
+using System.Diagnostics.Metrics;
+using System.Text;
+
+namespace UserNet.Core;
+
+/// <summary>
+/// Per-layer packet counts and drops by reason. The loop thread bumps plain fields (no locks, no allocation);
+/// <see cref="System.Diagnostics.Metrics"/> reads them through observable instruments on the meter <c>UserNet</c>.
+/// </summary>
+public sealed class StackCounters : IDisposable
+{
+    public const string MeterName = "UserNet";
+
+    private static readonly int LayerCount = Enum.GetValues<Layer>().Length;
+    private readonly long[] _received = new long[LayerCount];
+    private readonly long[] _sent = new long[LayerCount];
+    private readonly long[] _dropped = new long[DropReasons.Count];
+    private readonly Meter _meter;
+
+    public StackCounters(string stackName)
+    {
+        _meter = new Meter(MeterName);
+        var stackTag = new KeyValuePair<string, object?>("stack", stackName);
+        _meter.CreateObservableCounter("usernet.packets.received", () => Observe(_received, stackTag), "{packet}", "Packets accepted by each layer");
+        _meter.CreateObservableCounter("usernet.packets.sent", () => Observe(_sent, stackTag), "{packet}", "Packets sent by each layer");
+        _meter.CreateObservableCounter("usernet.packets.dropped", () => ObserveDrops(stackTag), "{packet}", "Packets dropped, by layer and reason");
+    }
+
+    internal void Received(Layer layer) => _received[(int)layer]++;
+    internal void Sent(Layer layer) => _sent[(int)layer]++;
+    internal void Dropped(DropReason reason) => _dropped[(int)reason]++;
+
+    public long ReceivedBy(Layer layer) => Volatile.Read(ref _received[(int)layer]);
+    public long SentBy(Layer layer) => Volatile.Read(ref _sent[(int)layer]);
+    public long DroppedFor(DropReason reason) => Volatile.Read(ref _dropped[(int)reason]);
+    public long DroppedBy(Layer layer)
+    {
+        long n = 0;
+        for (int i = 0; i < _dropped.Length; i++)
+            if (DropReasons.LayerOf((DropReason)i) == layer) n += Volatile.Read(ref _dropped[i]);
+        return n;
+    }
+
+    private IEnumerable<Measurement<long>> Observe(long[] counts, KeyValuePair<string, object?> stackTag)
+    {
+        for (int i = 0; i < counts.Length; i++)
+            yield return new Measurement<long>(Volatile.Read(ref counts[i]), stackTag, new("layer", LayerName((Layer)i)));
+    }
+
+    private IEnumerable<Measurement<long>> ObserveDrops(KeyValuePair<string, object?> stackTag)
+    {
+        for (int i = 0; i < _dropped.Length; i++)
+        {
+            var r = (DropReason)i;
+            yield return new Measurement<long>(Volatile.Read(ref _dropped[i]), stackTag,
+                new("layer", LayerName(DropReasons.LayerOf(r))), new("reason", DropReasons.Tag(r)));
+        }
+    }
+
+    public static string LayerName(Layer l) => l switch
+    {
+        Layer.Ethernet => "ethernet",
+        Layer.Arp => "arp",
+        Layer.Ipv4 => "ipv4",
+        Layer.Icmp => "icmp",
+        Layer.Udp => "udp",
+        Layer.Tcp => "tcp",
+        _ => l.ToString().ToLowerInvariant(),
+    };
+
+    /// <summary>A table a person can read: one line per layer, then each non-zero drop reason.</summary>
+    public string Format()
+    {
+        var sb = new StringBuilder();
+        sb.AppendLine("layer      received       sent    dropped");
+        for (int i = 0; i < LayerCount; i++)
+        {
+            var l = (Layer)i;
+            sb.AppendLine($"{LayerName(l),-8} {ReceivedBy(l),10} {SentBy(l),10} {DroppedBy(l),10}");
+        }
+        for (int i = 0; i < _dropped.Length; i++)
+        {
+            var n = DroppedFor((DropReason)i);
+            if (n > 0) sb.AppendLine($"  drop {LayerName(DropReasons.LayerOf((DropReason)i))}/{DropReasons.Tag((DropReason)i)}: {n} ({DropReasons.Text((DropReason)i)})");
+        }
+        return sb.ToString();
+    }
+
+    public void Dispose() => _meter.Dispose();
+}

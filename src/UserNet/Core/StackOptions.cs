@@ -1,0 +1,43 @@
+using Microsoft.Extensions.Logging;
+using UserNet.Wire;
+
+namespace UserNet.Core;
+
+/// <summary>What a stack is (its addresses) and how it behaves (its timers and limits).</summary>
+public sealed class StackOptions
+{
+    /// <summary>Our address and the on-link prefix, for example 10.0.0.2/24.</summary>
+    public required Ipv4Subnet Address { get; init; }
+    /// <summary>Next hop for destinations off the prefix; none means such destinations are unreachable.</summary>
+    public Ipv4Address? Gateway { get; init; }
+    /// <summary>Our Ethernet address; a random locally administered one when not given.</summary>
+    public MacAddress Mac { get; init; } = MacAddress.RandomLocal();
+    /// <summary>The IP MTU of the link; the device usually says what it is.</summary>
+    public int Mtu { get; init; } = 1500;
+    /// <summary>A name for counters and logs.</summary>
+    public string Name { get; init; } = "usernet";
+
+    /// <summary>Initial TTL of datagrams we originate (RFC 1700 recommends 64).</summary>
+    public byte DefaultTtl { get; init; } = 64;
+
+    /// <summary>How long a learned ARP entry stays valid without being confirmed again.</summary>
+    public TimeSpan ArpEntryLifetime { get; init; } = TimeSpan.FromSeconds(60);
+    /// <summary>Least time between two ARP requests for one address (RFC 1122 2.3.2.1: at most one per second).</summary>
+    public TimeSpan ArpRequestInterval { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>ARP requests sent for one address before its waiting packets are dropped.</summary>
+    public int ArpRequestAttempts { get; init; } = 3;
+    /// <summary>Packets held per unresolved address (RFC 1122 2.3.2.2: SHOULD save at least one); more are dropped.</summary>
+    public int ArpQueueLength { get; init; } = 8;
+    /// <summary>Most entries the ARP cache holds; the entry closest to expiry is evicted for a new one.</summary>
+    public int ArpCacheCapacity { get; init; } = 1024;
+    /// <summary>Least time between two gratuitous ARPs that defend our address against a conflicting host (RFC 5227 2.4).</summary>
+    public TimeSpan ArpDefendInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>ICMP error messages allowed per second (token bucket; RFC 1812 4.3.2.8 and RFC 1122 3.2.2 allow limiting).</summary>
+    public int IcmpErrorsPerSecond { get; init; } = 10;
+    /// <summary>Burst size of the ICMP error token bucket.</summary>
+    public int IcmpErrorBurst { get; init; } = 10;
+
+    /// <summary>Where the stack logs notable events (address conflicts, failed resolution). Never used per packet.</summary>
+    public ILogger? Logger { get; init; }
+}

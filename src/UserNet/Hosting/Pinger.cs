@@ -1,0 +1,78 @@
+using UserNet.Core;
+using UserNet.Wire;
+
+namespace UserNet.Hosting;
+
+/// <summary>The outcome of one echo request.</summary>
+public readonly record struct PingReply(Ipv4Address From, ushort Sequence, int DataLength, byte Ttl, TimeSpan RoundTripTime, bool DataIntact);
+
+/// <summary>
+/// An ICMP echo client on a <see cref="StackHost"/>: sends a request, matches the reply by identifier and
+/// sequence number, and reports the round trip measured on the stack's clock.
+/// </summary>
+public sealed class Pinger : IEchoReplyListener
+{
+    private readonly StackHost _host;
+    // Touched on the loop only.
+    private readonly Dictionary<(ushort Id, ushort Seq), Pending> _pending = new();
+    private int _nextId = Random.Shared.Next(1, 0xFFFF);
+
+    private sealed class Pending
+    {
+        public required TaskCompletionSource<PingReply?> Completion;
+        public required byte[] Data;
+        public TimeSpan SentAt;
+    }
+
+    internal Pinger(StackHost host) => _host = host;
+
+    /// <summary>A fresh echo identifier (RFC 792: "to aid in matching echos and replies").</summary>
+    public ushort NewIdentifier() => (ushort)Interlocked.Increment(ref _nextId);
+
+    /// <summary>
+    /// Sends one echo request with <paramref name="dataLength"/> bytes of data and waits up to <paramref name="timeout"/>
+    /// for the reply. Returns null on timeout. Throws <see cref="InvalidOperationException"/> if the request could not be sent.
+    /// </summary>
+    public async Task<PingReply?> PingAsync(Ipv4Address target, ushort identifier, ushort sequence, int dataLength = 56,
+        TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        var data = new byte[dataLength];
+        // Like iputils: a timestamp-sized lead then a counting pattern, so corruption is visible.
+        for (int i = 0; i < data.Length; i++) data[i] = (byte)(i + 8);
+        var pending = new Pending { Completion = new(TaskCreationOptions.RunContinuationsAsynchronously), Data = data };
+        var sent = await _host.InvokeAsync(stack =>
+        {
+            _pending[(identifier, sequence)] = pending;
+            pending.SentAt = _host.Now;
+            if (stack.SendEchoRequest(target, identifier, sequence, data, pending.SentAt)) return true;
+            _pending.Remove((identifier, sequence));
+            return false;
+        }).ConfigureAwait(false);
+        if (!sent) throw new InvalidOperationException($"could not send to {target}: no route or datagram too large for the MTU");
+
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        cts.CancelAfter(timeout ?? TimeSpan.FromSeconds(1));
+        using var reg = cts.Token.Register(() => pending.Completion.TrySetResult(null));
+        var reply = await pending.Completion.Task.ConfigureAwait(false);
+        if (reply is null)
+        {
+            _host.Post(_ => _pending.Remove((identifier, sequence)));
+            cancellationToken.ThrowIfCancellationRequested();
+        }
+        return reply;
+    }
+
+    bool IEchoReplyListener.OnEchoReply(Ipv4Address from, ushort identifier, ushort sequence, byte ttl, ReadOnlySpan<byte> data, TimeSpan time)
+    {
+        if (!_pending.Remove((identifier, sequence), out var p)) return false;
+        var rtt = time - p.SentAt;
+        p.Completion.TrySetResult(new PingReply(from, sequence, data.Length, ttl, rtt, data.SequenceEqual(p.Data)));
+        return true;
+    }
+
+    internal void CancelAll()
+    {
+        foreach (var p in _pending.Values) p.Completion.TrySetResult(null);
+        _pending.Clear();
+    }
+}

@@ -1,0 +1,105 @@
+using UserNet.Core;
+using UserNet.Wire;
+
+namespace UserNet.Icmp;
+
+/// <summary>
+/// ICMPv4 (RFC 792, RFC 1122 section 3.2.2): answers echo requests, hands echo replies to the ping client,
+/// and sends rate-limited error messages about datagrams we could not deliver.
+/// </summary>
+internal sealed class IcmpLayer
+{
+    private readonly NetStack _stack;
+    private readonly TokenBucket _errorBudget;
+
+    public IcmpLayer(NetStack stack)
+    {
+        _stack = stack;
+        _errorBudget = new TokenBucket(stack.Options.IcmpErrorsPerSecond, stack.Options.IcmpErrorBurst);
+    }
+
+    public void Receive(Ipv4Header ip, bool toBroadcast)
+    {
+        var payload = ip.Payload;
+        if (!IcmpMessage.TryParse(payload, out var icmp)) { _stack.Drop(DropReason.IcmpTruncated); return; }
+        if (!icmp.IsChecksumValid) { _stack.Drop(DropReason.IcmpBadChecksum); return; }
+        switch (icmp.Type)
+        {
+            case IcmpType.EchoRequest:
+                // RFC 1122 3.2.2.6: an echo request to a broadcast address MAY be silently discarded; Linux does so too.
+                if (toBroadcast) { _stack.Drop(DropReason.IcmpEchoToBroadcast); return; }
+                _stack.Counters.Received(Layer.Icmp);
+                _stack.Decide(Layer.Icmp, "icmp echo request -> reply");
+                SendEchoReply(ip.Source, icmp);
+                break;
+            case IcmpType.EchoReply:
+                if (_stack.EchoListener?.OnEchoReply(ip.Source, icmp.Identifier, icmp.SequenceNumber, ip.TimeToLive, icmp.Data, _stack.Now) == true)
+                {
+                    _stack.Counters.Received(Layer.Icmp);
+                    _stack.Decide(Layer.Icmp, "icmp echo reply -> ping");
+                }
+                else _stack.Drop(DropReason.IcmpUnmatchedReply);
+                break;
+            default:
+                _stack.Drop(DropReason.IcmpUnhandledType);
+                break;
+        }
+    }
+
+    /// <summary>
+    /// Echo reply (RFC 792): the same message with type 0. The data is returned entire (RFC 1122 3.2.2.6);
+    /// the checksum is patched for the changed type word (RFC 1624) instead of summing the data again.
+    /// </summary>
+    private void SendEchoReply(Ipv4Address to, IcmpMessage request)
+    {
+        int length = request.Buffer.Length;
+        if (Ipv4Header.MinimumLength + length > _stack.Mtu) { _stack.DropOutgoing(DropReason.Ipv4TooBig); return; }
+        var tx = _stack.TxIpPayload[..length];
+        request.Buffer.CopyTo(tx);
+        var reply = new IcmpMessage(tx);
+        ushort oldWord = (ushort)(request.Type << 8 | request.Code);
+        reply.Type = IcmpType.EchoReply;
+        reply.Checksum = InternetChecksum.Update(request.Checksum, oldWord, (ushort)(IcmpType.EchoReply << 8 | request.Code));
+        _stack.Counters.Sent(Layer.Icmp);
+        _stack.Ip.Send(to, IpProtocol.Icmp, length, Layer.Icmp, "icmp echo reply");
+    }
+
+    public bool SendEchoRequest(Ipv4Address to, ushort identifier, ushort sequence, ReadOnlySpan<byte> data)
+    {
+        int length = IcmpMessage.HeaderLength + data.Length;
+        if (Ipv4Header.MinimumLength + length > _stack.Mtu) { _stack.DropOutgoing(DropReason.Ipv4TooBig); return false; }
+        var tx = _stack.TxIpPayload[..length];
+        var m = IcmpMessage.WriteEcho(tx, IcmpType.EchoRequest, identifier, sequence);
+        data.CopyTo(m.Data);
+        m.UpdateChecksum();
+        _stack.Counters.Sent(Layer.Icmp);
+        return _stack.Ip.Send(to, IpProtocol.Icmp, length, Layer.Icmp, "icmp echo request");
+    }
+
+    /// <summary>
+    /// An error about <paramref name="offending"/>, quoting its IP header and first 8 data bytes (RFC 792).
+    /// Never about an ICMP error, a non-first fragment, or a non-unicast source or destination (RFC 1122 3.2.2).
+    /// </summary>
+    public void SendError(Ipv4Header offending, byte type, byte code, string what)
+    {
+        if (offending.FragmentOffset != 0) return;
+        var src = offending.Source;
+        if (src.IsMulticast || src.IsLimitedBroadcast || src.IsUnspecified) return;
+        if (offending.Destination.IsMulticast || offending.Destination.IsLimitedBroadcast) return;
+        if (offending.Protocol == IpProtocol.Icmp)
+        {
+            var p = offending.Payload;
+            if (p.Length < 1 || IcmpType.IsError(p[0])) return;
+        }
+        if (!_errorBudget.TryTake(_stack.Now)) { _stack.DropOutgoing(DropReason.IcmpErrorRateLimited); return; }
+
+        int quoted = Math.Min(offending.Buffer.Length, offending.HeaderLength + 8);
+        int length = IcmpMessage.HeaderLength + quoted;
+        var tx = _stack.TxIpPayload[..length];
+        var m = new IcmpMessage(tx) { Type = type, Code = code, Checksum = 0, RestOfHeader = 0 };
+        offending.Buffer[..quoted].CopyTo(m.Data);
+        m.UpdateChecksum();
+        _stack.Counters.Sent(Layer.Icmp);
+        _stack.Ip.Send(src, IpProtocol.Icmp, length, Layer.Icmp, what);
+    }
+}

@@ -1,0 +1,190 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Net.NetworkInformation;
+using UserNet.Core;
+using UserNet.Devices;
+using UserNet.Hosting;
+using UserNet.Tracing;
+using UserNet.Wire;
+
+namespace UserNet.Cli;
+
+/// <summary>
+/// <c>usernet demo</c>: as root, a namespace of its own with a TAP, the stack on it with tracing, the kernel pinging
+/// the stack and the stack pinging the kernel; the namespace is removed afterwards, also on Ctrl-C or failure.
+/// Without root or /dev/net/tun, the same exchange between two stacks on an in-memory link.
+/// </summary>
+internal static class DemoCommand
+{
+    private const string TapName = "utap0";
+    private static readonly Ipv4Subnet KernelAddress = Ipv4Subnet.Parse("10.77.0.1/24");
+    private static readonly Ipv4Subnet StackAddress = Ipv4Subnet.Parse("10.77.0.2/24");
+
+    public static Command Create()
+    {
+        var inside = new Option<string?>("--inside-namespace") { Hidden = true };
+        var memory = new Option<bool>("--memory") { Description = "run on the in-memory link even when a TAP could be had" };
+        var cmd = new Command("demo", "show the stack end to end: kernel pings the stack, the stack pings the kernel");
+        cmd.Add(inside);
+        cmd.Add(memory);
+        cmd.SetAction(async (p, ct) =>
+        {
+            if (p.GetValue(inside) is { } ns) return await InsideNamespaceAsync(ns);
+            if (p.GetValue(memory)) return await InMemoryAsync("asked for with --memory");
+            var why = WhyNoTap();
+            if (why is not null) return await InMemoryAsync(why);
+            return await WithNamespaceAsync();
+        });
+        return cmd;
+    }
+
+    private static string? WhyNoTap()
+    {
+        if (!OperatingSystem.IsLinux()) return "not Linux";
+        if (Environment.UserName != "root" && Tmds.Linux.LibC.geteuid() != 0) return "not running as root";
+        if (!File.Exists("/dev/net/tun")) return "/dev/net/tun is missing";
+        if (FindOnPath("ip") is null) return "the ip command (iproute2) is missing";
+        return null;
+    }
+
+    private static string? FindOnPath(string name) =>
+        (Environment.GetEnvironmentVariable("PATH") ?? "/usr/sbin:/usr/bin:/sbin:/bin").Split(':')
+            .Append("/usr/sbin").Append("/sbin")
+            .Select(d => Path.Combine(d, name)).FirstOrDefault(File.Exists);
+
+    /// <summary>Outer half: make the namespace, run the inner half inside it as a whole process, always clean up.</summary>
+    private static async Task<int> WithNamespaceAsync()
+    {
+        var ns = $"usernet-demo-{Environment.ProcessId}";
+        Say($"creating network namespace {ns} (removed again when the demo ends)");
+        Run("ip", "netns", "add", ns);
+        Process? child = null;
+        void Cleanup()
+        {
+            try { if (child is { HasExited: false }) child.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            RunQuiet("ip", "netns", "del", ns);
+        }
+        var (stop, regs) = Signals.OnTermination();
+        using var _ = regs;
+        using var __ = stop.Token.Register(Cleanup);
+        try
+        {
+            var (exe, prefix) = SelfCommand();
+            var psi = new ProcessStartInfo("ip") { UseShellExecute = false };
+            foreach (var a in new[] { "netns", "exec", ns, exe }.Concat(prefix).Concat(["demo", "--inside-namespace", ns]))
+                psi.ArgumentList.Add(a);
+            child = Process.Start(psi)!;
+            await child.WaitForExitAsync(stop.Token);
+            return child.ExitCode;
+        }
+        catch (OperationCanceledException)
+        {
+            Say("interrupted");
+            return ExitCodes.Error;
+        }
+        finally
+        {
+            Cleanup();
+            Say($"removed network namespace {ns}");
+        }
+    }
+
+    /// <summary>How to start this same program again: the apphost directly, or dotnet with our dll.</summary>
+    private static (string Exe, string[] Prefix) SelfCommand()
+    {
+        var exe = Environment.ProcessPath!;
+        return Path.GetFileNameWithoutExtension(exe) == "dotnet"
+            ? (exe, [typeof(DemoCommand).Assembly.Location])
+            : (exe, []);
+    }
+
+    /// <summary>Inner half, running inside the namespace: TAP, stack with trace, pings both ways.</summary>
+    private static async Task<int> InsideNamespaceAsync(string ns)
+    {
+        Run("ip", "link", "set", "lo", "up");
+        Run("ip", "tuntap", "add", "dev", TapName, "mode", "tap");
+        Run("ip", "link", "set", TapName, "up");
+        Run("ip", "addr", "add", KernelAddress.ToString(), "dev", TapName);
+        Say($"kernel side: {TapName} {KernelAddress}; stack side: {StackAddress}");
+
+        using var device = TapDevice.Open(TapName);
+        var options = new StackOptions { Address = StackAddress, Mtu = device.Mtu, Name = TapName };
+        await using var host = new StackHost(device, options);
+        host.Stack.Observer = new TextTracer(Console.Out, DateTime.Now - host.Now, "  trace ");
+        await host.StartAsync();
+        Console.WriteLine($"usernet: up on {TapName} ip {StackAddress} mac {options.Mac} mtu {device.Mtu}");
+
+        Say($"the kernel pings the stack ({StackAddress.Address}) three times:");
+        int kernelReplies = 0;
+        using (var ping = new Ping())
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                var r = await ping.SendPingAsync(StackAddress.Address.ToIPAddress(), TimeSpan.FromSeconds(2), new byte[56]);
+                if (r.Status == IPStatus.Success)
+                {
+                    kernelReplies++;
+                    Say($"kernel got a reply from {r.Address}: time={r.RoundtripTime} ms");
+                }
+                else Say($"kernel got no reply: {r.Status}");
+            }
+        }
+
+        Say($"the stack pings the kernel ({KernelAddress.Address}):");
+        int code = await PingCommand.RunAsync(host, KernelAddress.Address, 3, TimeSpan.FromMilliseconds(200), 56,
+            TimeSpan.FromSeconds(2), quiet: false, Console.Out, CancellationToken.None);
+        await host.DisposeAsync();
+        Say("stack counters:");
+        Console.Write(host.Counters.Format());
+        bool ok = kernelReplies == 3 && code == ExitCodes.Ok;
+        Say(ok ? "demo passed: both directions answered" : "demo FAILED: see above");
+        return ok ? ExitCodes.Ok : ExitCodes.NoReply;
+    }
+
+    /// <summary>Two stacks on an in-memory link, each pinging the other.</summary>
+    private static async Task<int> InMemoryAsync(string why)
+    {
+        Say($"no TAP here ({why}): running the same exchange between two stacks on an in-memory link");
+        var (a, b) = MemoryLink.CreatePair();
+        var optA = new StackOptions { Address = KernelAddress, Name = "stack-a" };
+        var optB = new StackOptions { Address = StackAddress, Name = "stack-b" };
+        await using var hostA = new StackHost(a, optA);
+        await using var hostB = new StackHost(b, optB);
+        hostA.Stack.Observer = new TextTracer(Console.Out, DateTime.Now - hostA.Now, "  a ");
+        hostB.Stack.Observer = new TextTracer(Console.Out, DateTime.Now - hostB.Now, "  b ");
+        await hostA.StartAsync();
+        await hostB.StartAsync();
+        Say($"stack a {optA.Address} mac {optA.Mac}; stack b {optB.Address} mac {optB.Mac}");
+        Say("a pings b:");
+        int ab = await PingCommand.RunAsync(hostA, StackAddress.Address, 3, TimeSpan.FromMilliseconds(200), 56, TimeSpan.FromSeconds(2), false, Console.Out, CancellationToken.None);
+        Say("b pings a:");
+        int ba = await PingCommand.RunAsync(hostB, KernelAddress.Address, 3, TimeSpan.FromMilliseconds(200), 56, TimeSpan.FromSeconds(2), false, Console.Out, CancellationToken.None);
+        bool ok = ab == ExitCodes.Ok && ba == ExitCodes.Ok;
+        Say(ok ? "demo passed (in memory): both directions answered" : "demo FAILED: see above");
+        return ok ? ExitCodes.Ok : ExitCodes.NoReply;
+    }
+
+    private static void Say(string s) => Console.WriteLine($"demo: {s}");
+
+    private static void Run(string file, params string[] args)
+    {
+        var psi = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardError = true };
+        foreach (var a in args) psi.ArgumentList.Add(a);
+        using var p = Process.Start(psi)!;
+        var err = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        if (p.ExitCode != 0) throw new CliException($"{file} {string.Join(' ', args)} failed: {err.Trim()}");
+    }
+
+    private static void RunQuiet(string file, params string[] args)
+    {
+        try
+        {
+            var psi = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+            foreach (var a in args) psi.ArgumentList.Add(a);
+            using var p = Process.Start(psi)!;
+            p.WaitForExit();
+        }
+        catch (Exception) { }
+    }
+}

@@ -1,0 +1,116 @@
+using System.CommandLine;
+using System.Diagnostics;
+using System.Globalization;
+using UserNet.Hosting;
+using UserNet.Wire;
+
+namespace UserNet.Cli;
+
+/// <summary><c>usernet ping</c>: a stack on the TAP just for the ping, printing what iputils ping prints.</summary>
+internal static class PingCommand
+{
+    public static Command Create()
+    {
+        var args = new StackArguments();
+        var count = new Option<int>("-c") { Description = "stop after sending COUNT requests", DefaultValueFactory = _ => 0 };
+        var interval = new Option<double>("-i") { Description = "seconds between requests", DefaultValueFactory = _ => 1.0 };
+        var size = new Option<int>("-s") { Description = "bytes of data per request", DefaultValueFactory = _ => 56 };
+        var wait = new Option<double>("-W") { Description = "seconds to wait for a reply", DefaultValueFactory = _ => 10.0 };
+        var quiet = new Option<bool>("-q") { Description = "print only the summary" };
+        var target = new Argument<Ipv4Address>("TARGET") { CustomParser = r => StackArguments.ParseAddress(r) ?? default };
+        var cmd = new Command("ping", "send ICMP echo requests from the stack, printing what iputils ping prints");
+        args.AddTo(cmd);
+        cmd.Add(count); cmd.Add(interval); cmd.Add(size); cmd.Add(wait); cmd.Add(quiet); cmd.Add(target);
+        cmd.Validators.Add(r =>
+        {
+            if (r.GetValue(count) < 0) r.AddError("-c must be 0 (forever) or more");
+            if (r.GetValue(interval) is < 0.001 or > 3600 or double.NaN) r.AddError("-i must be between 0.001 and 3600 seconds");
+            if (r.GetValue(size) is < 0 or > 65507) r.AddError("-s must be between 0 and 65507");
+            if (r.GetValue(wait) is <= 0 or > 3600 or double.NaN) r.AddError("-W must be more than 0 and at most 3600 seconds");
+        });
+        cmd.SetAction(async (p, ct) =>
+        {
+            using var device = args.OpenTap(p);
+            var options = args.BuildOptions(p, device.Mtu, device.Name);
+            var dst = p.GetValue(target);
+            int dataSize = p.GetValue(size);
+            if (dataSize + 28 > device.Mtu)
+                throw new CliException($"-s {dataSize} needs fragmentation, which is not built yet (largest here: {device.Mtu - 28})");
+            var (stop, regs) = Signals.OnTermination();
+            using var _ = regs;
+            await using var host = new StackHost(device, options);
+            await host.StartAsync();
+            return await RunAsync(host, dst, p.GetValue(count), TimeSpan.FromSeconds(p.GetValue(interval)), dataSize,
+                TimeSpan.FromSeconds(p.GetValue(wait)), p.GetValue(quiet), Console.Out, stop.Token);
+        });
+        return cmd;
+    }
+
+    /// <summary>The ping loop: requests at a fixed interval, replies printed as they come, statistics at the end.</summary>
+    public static async Task<int> RunAsync(StackHost host, Ipv4Address dst, int count, TimeSpan interval, int dataSize,
+        TimeSpan wait, bool quiet, TextWriter output, CancellationToken stop)
+    {
+        output.WriteLine($"PING {dst} ({dst}) {dataSize}({dataSize + 28}) bytes of data.");
+        var id = host.Pinger.NewIdentifier();
+        var rtts = new List<double>();
+        var outstanding = new List<Task>();
+        int transmitted = 0;
+        var clock = Stopwatch.StartNew();
+        var gate = new object();
+        try
+        {
+            for (ushort seq = 1; count == 0 || transmitted < count; seq++)
+            {
+                stop.ThrowIfCancellationRequested();
+                transmitted++;
+                var s = seq;
+                outstanding.Add(Task.Run(async () =>
+                {
+                    var reply = await host.Pinger.PingAsync(dst, id, s, dataSize, wait, stop);
+                    if (reply is not { } r) return;
+                    double ms = r.RoundTripTime.TotalMilliseconds;
+                    lock (gate)
+                    {
+                        rtts.Add(ms);
+                        if (!quiet)
+                            output.WriteLine($"{r.DataLength + 8} bytes from {r.From}: icmp_seq={r.Sequence} ttl={r.Ttl} time={FormatRtt(ms)} ms{(r.DataIntact ? "" : " (wrong data)")}");
+                    }
+                }));
+                if (count != 0 && transmitted == count) break;
+                await Task.Delay(interval, stop);
+            }
+            await Task.WhenAll(outstanding);
+        }
+        catch (OperationCanceledException) { }
+        catch (InvalidOperationException e)
+        {
+            output.WriteLine($"ping: {e.Message}");
+        }
+
+        int received;
+        lock (gate) received = rtts.Count;
+        output.WriteLine();
+        output.WriteLine($"--- {dst} ping statistics ---");
+        double loss = transmitted == 0 ? 0 : (transmitted - received) * 100.0 / transmitted;
+        output.WriteLine($"{transmitted} packets transmitted, {received} received, {loss.ToString("G6", CultureInfo.InvariantCulture)}% packet loss, time {(long)clock.Elapsed.TotalMilliseconds}ms");
+        if (received > 0)
+        {
+            lock (gate)
+            {
+                double min = rtts.Min(), max = rtts.Max(), avg = rtts.Average();
+                double mdev = Math.Sqrt(Math.Max(0, rtts.Select(x => x * x).Average() - avg * avg));
+                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"rtt min/avg/max/mdev = {min:F3}/{avg:F3}/{max:F3}/{mdev:F3} ms"));
+            }
+        }
+        return received > 0 ? ExitCodes.Ok : ExitCodes.NoReply;
+    }
+
+    /// <summary>iputils ping_common.c: 3 decimals under 1 ms, 2 under 10, 1 under 100, none above.</summary>
+    internal static string FormatRtt(double ms) => ms switch
+    {
+        >= 99.95 => ((long)Math.Round(ms)).ToString(CultureInfo.InvariantCulture),
+        >= 9.995 => ms.ToString("F1", CultureInfo.InvariantCulture),
+        >= 1 => ms.ToString("F2", CultureInfo.InvariantCulture),
+        _ => ms.ToString("F3", CultureInfo.InvariantCulture),
+    };
+}

@@ -1,0 +1,33 @@
+using System.CommandLine;
+using UserNet.Cli;
+
+var root = new RootCommand("usernet: a userspace TCP/IP stack on a Linux TAP device")
+{
+    UpCommand.Create(),
+    PingCommand.Create(),
+    DemoCommand.Create(),
+};
+
+var parse = root.Parse(args);
+if (parse.Errors.Count > 0)
+{
+    // One clear line, not a usage dump (the user asked for --help if they want it).
+    var cmd = parse.CommandResult.Command;
+    var name = cmd == root ? "usernet" : $"usernet {cmd.Name}";
+    Console.Error.WriteLine($"{name}: {parse.Errors[0].Message} (see '{name} --help')");
+    return ExitCodes.Error;
+}
+try
+{
+    return await parse.InvokeAsync(new InvocationConfiguration { EnableDefaultExceptionHandler = false });
+}
+catch (CliException e)
+{
+    Console.Error.WriteLine($"usernet: {e.Message}");
+    return ExitCodes.Error;
+}
+catch (UserNet.Devices.NetDeviceException e)
+{
+    Console.Error.WriteLine($"usernet: {e.Message}");
+    return ExitCodes.Error;
+}

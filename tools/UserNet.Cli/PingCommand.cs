@@ -21,15 +21,12 @@ internal static class PingCommand
         var cmd = new Command("ping", "send ICMP echo requests from the stack, printing what iputils ping prints");
         args.AddTo(cmd);
         cmd.Add(count); cmd.Add(interval); cmd.Add(size); cmd.Add(wait); cmd.Add(quiet); cmd.Add(target);
-        cmd.Validators.Add(r =>
-        {
-            if (r.GetValue(count) < 0) r.AddError("-c must be 0 (forever) or more");
-            if (r.GetValue(interval) is < 0.001 or > 3600 or double.NaN) r.AddError("-i must be between 0.001 and 3600 seconds");
-            if (r.GetValue(size) is < 0 or > 65507) r.AddError("-s must be between 0 and 65507");
-            if (r.GetValue(wait) is <= 0 or > 3600 or double.NaN) r.AddError("-W must be more than 0 and at most 3600 seconds");
-        });
         cmd.SetAction(async (p, ct) =>
         {
+            if (p.GetValue(count) < 0) throw new CliException("-c must be 0 (forever) or more");
+            if (p.GetValue(interval) is < 0.001 or > 3600 or double.NaN) throw new CliException("-i must be between 0.001 and 3600 seconds");
+            if (p.GetValue(size) is < 0 or > 65507) throw new CliException("-s must be between 0 and 65507");
+            if (p.GetValue(wait) is <= 0 or > 3600 or double.NaN) throw new CliException("-W must be more than 0 and at most 3600 seconds");
             using var device = args.OpenTap(p);
             var options = args.BuildOptions(p, device.Mtu, device.Name);
             var dst = p.GetValue(target);

@@ -10,6 +10,7 @@ public enum DropReason
     EthernetNotForUs,
     EthernetUnknownType,
     EthernetTooLarge,
+    StackFault,
 
     ArpTruncated,
     ArpUnsupportedFormat,
@@ -62,6 +63,7 @@ public static class DropReasons
         Set(DropReason.EthernetNotForUs, Layer.Ethernet, "not_for_us", "ethernet destination not ours");
         Set(DropReason.EthernetUnknownType, Layer.Ethernet, "unknown_ethertype", "ethertype not spoken");
         Set(DropReason.EthernetTooLarge, Layer.Ethernet, "too_large", "frame larger than the mtu");
+        Set(DropReason.StackFault, Layer.Ethernet, "stack_fault", "the stack failed on this frame (a bug; logged)");
         Set(DropReason.ArpTruncated, Layer.Arp, "truncated", "arp truncated");
         Set(DropReason.ArpUnsupportedFormat, Layer.Arp, "unsupported_format", "arp not ethernet/ipv4");
         Set(DropReason.ArpBadSender, Layer.Arp, "bad_sender", "arp sender address invalid");

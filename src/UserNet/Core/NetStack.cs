@@ -18,6 +18,9 @@ public sealed class NetStack : IDisposable
     private readonly byte[] _tx;
     private Layer _rxLayer;
     private string _rxDecision = "";
+    private bool _receiving;
+    /// <summary>Frames sent while a received frame is being handled, held so the observer sees cause before effect.</summary>
+    private readonly List<(byte[] Frame, Layer Layer, string What)> _heldForObserver = new();
 
     public NetStack(StackOptions options, IFrameTransmitter transmitter)
     {
@@ -75,8 +78,21 @@ public sealed class NetStack : IDisposable
         Now = now;
         _rxLayer = Layer.Ethernet;
         _rxDecision = "";
-        ReceiveEthernet(frame);
-        Observer?.OnFrame(FrameDirection.Received, frame, _rxLayer, _rxDecision, now);
+        _receiving = true;
+        try { ReceiveEthernet(frame); }
+        catch (Exception e) when (e is IndexOutOfRangeException or ArgumentException or InvalidOperationException or OverflowException)
+        {
+            // A bug of ours met an input we did not foresee: drop the frame, count and log it, keep serving.
+            Drop(DropReason.StackFault);
+            if (Logger is { } l) StackLog.StackFault(l, e);
+        }
+        finally { _receiving = false; }
+        if (Observer is { } o)
+        {
+            o.OnFrame(FrameDirection.Received, frame, _rxLayer, _rxDecision, now);
+            foreach (var (f, l, w) in _heldForObserver) o.OnFrame(FrameDirection.Sent, f, l, w, now);
+            _heldForObserver.Clear();
+        }
     }
 
     private void ReceiveEthernet(Span<byte> frame)
@@ -120,7 +136,11 @@ public sealed class NetStack : IDisposable
     internal void Transmit(ReadOnlySpan<byte> frame, Layer layer, string what)
     {
         Counters.Sent(Layer.Ethernet);
-        Observer?.OnFrame(FrameDirection.Sent, frame, layer, what, Now);
+        if (Observer is { } o)
+        {
+            if (_receiving) _heldForObserver.Add((frame.ToArray(), layer, what)); // tracing only: copies are fine here
+            else o.OnFrame(FrameDirection.Sent, frame, layer, what, Now);
+        }
         _transmitter.Transmit(frame);
     }
 

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the integration tests drive: iputils ping (the kernel's pinger), iproute2
+# (namespaces and TAPs), python3 (raw-socket frame injection). Does nothing when they are all there.
+set -euo pipefail
+need=()
+command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+[ -x /usr/bin/python3 ] || need+=(python3)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "tests need: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2
+  exit 1
+fi
+echo "installing ${need[*]}..." >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -17,6 +17,12 @@ public sealed class StackOptions
     /// <summary>A name for counters and logs.</summary>
     public string Name { get; init; } = "usernet";
 
+    /// <summary>
+    /// Seeds everything the stack would otherwise pick at random (the first IP identification; later initial sequence
+    /// numbers and ephemeral ports), so a replay or a test gives the same bytes every run. Null: random.
+    /// </summary>
+    public int? Seed { get; init; }
+
     /// <summary>Initial TTL of datagrams we originate (RFC 1700 recommends 64).</summary>
     public byte DefaultTtl { get; init; } = 64;
 

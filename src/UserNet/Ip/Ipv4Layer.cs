@@ -14,7 +14,8 @@ internal sealed class Ipv4Layer
     public Ipv4Layer(NetStack stack)
     {
         _stack = stack;
-        _nextIdentification = (ushort)Environment.TickCount; // only needs to differ between datagrams in flight
+        // Only needs to differ between datagrams in flight (RFC 6864); seeded for reproducible runs.
+        _nextIdentification = (ushort)(stack.Options.Seed is { } seed ? new Random(seed).Next() : Random.Shared.Next());
     }
 
     public void Receive(Span<byte> packet, bool linkBroadcast)

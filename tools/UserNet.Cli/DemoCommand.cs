@@ -1,9 +1,13 @@
 using System.CommandLine;
 using System.Diagnostics;
+using System.Net;
 using System.Net.NetworkInformation;
+using System.Net.Sockets;
 using UserNet.Core;
 using UserNet.Devices;
 using UserNet.Hosting;
+using UserNet.Services;
+using UserNet.Udp;
 using UserNet.Tracing;
 using UserNet.Wire;
 
@@ -133,12 +137,33 @@ internal static class DemoCommand
         Say($"the stack pings the kernel ({KernelAddress.Address}):");
         int code = await PingCommand.RunAsync(host, KernelAddress.Address, 3, TimeSpan.FromMilliseconds(200), 56,
             TimeSpan.FromSeconds(2), quiet: false, Console.Out, CancellationToken.None);
+
+        Say($"a kernel UDP socket talks to the stack's echo service ({StackAddress.Address}:7), small and fragmented:");
+        bool udpOk;
+        await using (await UdpServices.StartAsync(host, ["echo"]))
+        {
+            udpOk = await KernelUdpEchoAsync(StackAddress.Address, 5) & await KernelUdpEchoAsync(StackAddress.Address, 3000);
+        }
         await host.DisposeAsync();
         Say("stack counters:");
         Console.Write(host.Counters.Format());
-        bool ok = kernelReplies == 3 && code == ExitCodes.Ok;
+        bool ok = kernelReplies == 3 && code == ExitCodes.Ok && udpOk;
         Say(ok ? "demo passed: both directions answered" : "demo FAILED: see above");
         return ok ? ExitCodes.Ok : ExitCodes.NoReply;
+    }
+
+    /// <summary>Sends one datagram of <paramref name="size"/> bytes from a kernel UDP socket to the echo port and checks the echo.</summary>
+    private static async Task<bool> KernelUdpEchoAsync(Ipv4Address stack, int size)
+    {
+        using var kernel = new UdpClient(new IPEndPoint(IPAddress.Any, 0));
+        var data = new byte[size];
+        for (int i = 0; i < size; i++) data[i] = (byte)('a' + i % 26);
+        await kernel.SendAsync(data, new IPEndPoint(stack.ToIPAddress(), UdpServices.EchoPort));
+        var receive = kernel.ReceiveAsync();
+        if (await Task.WhenAny(receive, Task.Delay(2000)) != receive) { Say($"udp echo of {size} bytes: no answer"); return false; }
+        bool same = receive.Result.Buffer.AsSpan().SequenceEqual(data);
+        Say($"udp echo of {size} bytes from {receive.Result.RemoteEndPoint}: {(same ? "intact" : "CORRUPTED")}");
+        return same;
     }
 
     /// <summary>Two stacks on an in-memory link, each pinging the other.</summary>
@@ -159,7 +184,24 @@ internal static class DemoCommand
         int ab = await PingCommand.RunAsync(hostA, StackAddress.Address, 3, TimeSpan.FromMilliseconds(200), 56, TimeSpan.FromSeconds(2), false, Console.Out, CancellationToken.None);
         Say("b pings a:");
         int ba = await PingCommand.RunAsync(hostB, KernelAddress.Address, 3, TimeSpan.FromMilliseconds(200), 56, TimeSpan.FromSeconds(2), false, Console.Out, CancellationToken.None);
-        bool ok = ab == ExitCodes.Ok && ba == ExitCodes.Ok;
+        Say("a sends a datagram to b's UDP echo service:");
+        bool udpOk;
+        await using (await UdpServices.StartAsync(hostB, ["echo"]))
+        {
+            using var sock = await UdpSocket.BindAsync(hostA);
+            var msg = System.Text.Encoding.ASCII.GetBytes("hello over the in-memory link");
+            await sock.SendToAsync(msg, new IPEndPoint(StackAddress.Address.ToIPAddress(), UdpServices.EchoPort));
+            var buf = new byte[100];
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            try
+            {
+                var r = await sock.ReceiveFromAsync(buf, cts.Token);
+                udpOk = buf.AsSpan(0, r.ReceivedBytes).SequenceEqual(msg);
+                Say($"echo from {r.RemoteEndPoint}: \"{System.Text.Encoding.ASCII.GetString(buf, 0, r.ReceivedBytes)}\"");
+            }
+            catch (OperationCanceledException) { udpOk = false; Say("no udp echo"); }
+        }
+        bool ok = ab == ExitCodes.Ok && ba == ExitCodes.Ok && udpOk;
         Say(ok ? "demo passed (in memory): both directions answered" : "demo FAILED: see above");
         return ok ? ExitCodes.Ok : ExitCodes.NoReply;
     }

@@ -31,8 +31,6 @@ internal static class PingCommand
             var options = args.BuildOptions(p, device.Mtu, device.Name);
             var dst = p.GetValue(target);
             int dataSize = p.GetValue(size);
-            if (dataSize + 28 > device.Mtu)
-                throw new CliException($"-s {dataSize} needs fragmentation, which is not built yet (largest here: {device.Mtu - 28})");
             var (stop, regs) = Signals.OnTermination();
             using var _ = regs;
             await using var host = new StackHost(device, options);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using UserNet.Hosting;
+using UserNet.Services;
 using UserNet.Tracing;
 
 namespace UserNet.Cli;
@@ -11,11 +12,18 @@ internal static class UpCommand
     {
         var args = new StackArguments();
         var trace = new Option<bool>("--trace") { Description = "print one line per frame in and out, with the layer and its decision" };
+        var serve = new Option<string>("--serve")
+        {
+            Description = "built-in services, comma-separated: echo (UDP 7), discard (UDP 9), or none",
+            DefaultValueFactory = _ => "echo,discard",
+        };
         var cmd = new Command("up", "attach the stack to a TAP and serve until interrupted");
         args.AddTo(cmd);
         cmd.Add(trace);
+        cmd.Add(serve);
         cmd.SetAction(async (p, ct) =>
         {
+            var services = ParseServices(p.GetValue(serve)!);
             using var device = args.OpenTap(p);
             var options = args.BuildOptions(p, device.Mtu, device.Name);
             var (stop, regs) = Signals.OnTermination();
@@ -23,14 +31,26 @@ internal static class UpCommand
             var host = new StackHost(device, options);
             if (p.GetValue(trace)) host.Stack.Observer = new TextTracer(Console.Out, DateTime.Now - host.Now);
             await host.StartAsync();
-            Console.WriteLine($"usernet: up on {device.Name} ip {options.Address} mac {options.Mac} mtu {device.Mtu}");
+            var running = await UdpServices.StartAsync(host, services);
+            var serving = services.Length == 0 ? "" : " serving " + string.Join(",", services.Select(s => $"udp/{s}"));
+            Console.WriteLine($"usernet: up on {device.Name} ip {options.Address} mac {options.Mac} mtu {device.Mtu}{serving}");
             try { await Task.Delay(Timeout.Infinite, stop.Token); }
             catch (OperationCanceledException) { }
+            await running.DisposeAsync();
             await host.DisposeAsync();
             Console.WriteLine("usernet: down; counters:");
             Console.Write(host.Counters.Format());
             return ExitCodes.Ok;
         });
         return cmd;
+    }
+
+    internal static string[] ParseServices(string value)
+    {
+        var names = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (names is ["none"]) return [];
+        foreach (var n in names)
+            if (n is not ("echo" or "discard")) throw new CliException($"--serve: unknown service '{n}' (known: echo, discard, none)");
+        return names.Distinct().ToArray();
     }
 }

@@ -17,8 +17,8 @@ internal sealed class ArpCache
         /// <summary>Resolved: when the mapping expires. Unresolved: when the next request (or giving up) is due.</summary>
         public TimeSpan Deadline;
         public int RequestsSent;
-        /// <summary>Whole frames waiting for the destination MAC, in rented buffers (length alongside).</summary>
-        public readonly Queue<(byte[] Buffer, int Length)> Waiting = new();
+        /// <summary>Datagrams waiting for the destination MAC, as frames in rented buffers (length, and how to trace them, alongside).</summary>
+        public readonly Queue<(byte[] Buffer, int Length, Core.Layer Layer, string What)> Waiting = new();
     }
 
     private readonly Dictionary<Ipv4Address, Entry> _entries = new();

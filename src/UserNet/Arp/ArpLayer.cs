@@ -103,9 +103,7 @@ internal sealed partial class ArpLayer : IDisposable
     {
         while (e.Waiting.TryDequeue(out var w))
         {
-            var frame = w.Buffer.AsSpan(0, w.Length);
-            e.Mac.Write(frame); // the Ethernet destination is the first field
-            _stack.Transmit(frame, Layer.Ipv4, "ip datagram (was waiting for arp)");
+            _stack.Ip.Emit(w.Buffer.AsSpan(0, w.Length), e.Mac, w.Layer, w.What);
             ArrayPool<byte>.Shared.Return(w.Buffer);
         }
     }
@@ -114,10 +112,10 @@ internal sealed partial class ArpLayer : IDisposable
     public bool TryResolve(Ipv4Address nextHop, out MacAddress mac) => _cache.TryResolve(nextHop, _stack.Now, out mac);
 
     /// <summary>
-    /// Holds a finished frame (destination MAC still to fill) until <paramref name="nextHop"/> resolves,
-    /// requesting it if no request is outstanding. Returns false when the queue is full and the frame was dropped.
+    /// Holds a datagram (in a frame whose Ethernet header is still to be written) until <paramref name="nextHop"/>
+    /// resolves, requesting it if no request is outstanding. Returns false when the queue is full and it was dropped.
     /// </summary>
-    public bool Enqueue(Ipv4Address nextHop, ReadOnlySpan<byte> frame)
+    public bool Enqueue(Ipv4Address nextHop, ReadOnlySpan<byte> frame, Layer layer, string what)
     {
         var e = _cache.GetOrAdd(nextHop, out bool created);
         if (e.Resolved)
@@ -134,7 +132,7 @@ internal sealed partial class ArpLayer : IDisposable
         }
         var buf = ArrayPool<byte>.Shared.Rent(frame.Length);
         frame.CopyTo(buf);
-        e.Waiting.Enqueue((buf, frame.Length));
+        e.Waiting.Enqueue((buf, frame.Length, layer, what));
         if (created) SendRequest(e);
         return true;
     }

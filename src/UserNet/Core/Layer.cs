@@ -27,10 +27,15 @@ public enum DropReason
     Ipv4BadChecksum,
     Ipv4BadSource,
     Ipv4NotForUs,
-    Ipv4Fragment,
+    Ipv4FragmentMalformed,
+    Ipv4ReassemblyOverlap,
+    Ipv4ReassemblyTooBig,
+    Ipv4ReassemblyTimeout,
+    Ipv4ReassemblyEvicted,
     Ipv4UnknownProtocol,
     Ipv4TooBig,
     Ipv4NoRoute,
+    Ipv4DontFragment,
 
     IcmpTruncated,
     IcmpBadChecksum,
@@ -38,6 +43,14 @@ public enum DropReason
     IcmpUnmatchedReply,
     IcmpEchoToBroadcast,
     IcmpErrorRateLimited,
+    IcmpErrorMalformed,
+    IcmpErrorUnmatched,
+
+    UdpTruncated,
+    UdpBadLength,
+    UdpBadChecksum,
+    UdpNoSocket,
+    UdpReceiveQueueFull,
 }
 
 /// <summary>Layer and human text for each <see cref="DropReason"/>; the text is what traces and counters show.</summary>
@@ -78,16 +91,28 @@ public static class DropReasons
         Set(DropReason.Ipv4BadChecksum, Layer.Ipv4, "bad_checksum", "ip checksum bad");
         Set(DropReason.Ipv4BadSource, Layer.Ipv4, "bad_source", "ip source address invalid");
         Set(DropReason.Ipv4NotForUs, Layer.Ipv4, "not_for_us", "ip destination not ours");
-        Set(DropReason.Ipv4Fragment, Layer.Ipv4, "fragment", "ip fragment (reassembly not built yet)");
+        Set(DropReason.Ipv4FragmentMalformed, Layer.Ipv4, "fragment_malformed", "ip fragment empty or not a multiple of 8 bytes");
+        Set(DropReason.Ipv4ReassemblyOverlap, Layer.Ipv4, "reassembly_overlap", "ip fragments overlap inconsistently; datagram discarded");
+        Set(DropReason.Ipv4ReassemblyTooBig, Layer.Ipv4, "reassembly_too_big", "ip fragments reach past 65535 bytes; datagram discarded");
+        Set(DropReason.Ipv4ReassemblyTimeout, Layer.Ipv4, "reassembly_timeout", "ip datagram not complete in time; discarded");
+        Set(DropReason.Ipv4ReassemblyEvicted, Layer.Ipv4, "reassembly_evicted", "ip datagram evicted to keep reassembly memory bounded");
         Set(DropReason.Ipv4UnknownProtocol, Layer.Ipv4, "unknown_protocol", "ip protocol not spoken");
         Set(DropReason.Ipv4TooBig, Layer.Ipv4, "too_big", "ip datagram larger than the mtu");
         Set(DropReason.Ipv4NoRoute, Layer.Ipv4, "no_route", "no route to destination");
+        Set(DropReason.Ipv4DontFragment, Layer.Ipv4, "dont_fragment", "datagram larger than the mtu with don't-fragment set");
         Set(DropReason.IcmpTruncated, Layer.Icmp, "truncated", "icmp truncated");
         Set(DropReason.IcmpBadChecksum, Layer.Icmp, "bad_checksum", "icmp checksum bad");
         Set(DropReason.IcmpUnhandledType, Layer.Icmp, "unhandled_type", "icmp type not handled");
         Set(DropReason.IcmpUnmatchedReply, Layer.Icmp, "unmatched_reply", "icmp echo reply matches no ping");
         Set(DropReason.IcmpEchoToBroadcast, Layer.Icmp, "echo_to_broadcast", "icmp echo to a broadcast address (RFC 1122 3.2.2.6)");
         Set(DropReason.IcmpErrorRateLimited, Layer.Icmp, "error_rate_limited", "icmp error rate limited");
+        Set(DropReason.IcmpErrorMalformed, Layer.Icmp, "error_malformed", "icmp error quotes no usable datagram");
+        Set(DropReason.IcmpErrorUnmatched, Layer.Icmp, "error_unmatched", "icmp error matches no socket of ours");
+        Set(DropReason.UdpTruncated, Layer.Udp, "truncated", "udp header truncated");
+        Set(DropReason.UdpBadLength, Layer.Udp, "bad_length", "udp length field disagrees with the ip payload");
+        Set(DropReason.UdpBadChecksum, Layer.Udp, "bad_checksum", "udp checksum bad");
+        Set(DropReason.UdpNoSocket, Layer.Udp, "no_socket", "no udp socket on that port -> icmp port unreachable");
+        Set(DropReason.UdpReceiveQueueFull, Layer.Udp, "receive_queue_full", "udp socket receive queue full");
         return t;
     }
 }

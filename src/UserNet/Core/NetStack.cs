@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using UserNet.Arp;
 using UserNet.Icmp;
 using UserNet.Ip;
+using UserNet.Udp;
 using UserNet.Wire;
 
 namespace UserNet.Core;
@@ -28,11 +29,13 @@ public sealed class NetStack : IDisposable
         if (options.Mac.IsMulticast || options.Mac == MacAddress.Zero) throw new ArgumentException($"{options.Mac} is not a unicast MAC address", nameof(options));
         Options = options;
         _transmitter = transmitter;
-        _tx = new byte[EthernetFrame.HeaderLength + options.Mtu];
+        // Room for the largest datagram: upper layers build in place, the IP layer fragments to the MTU.
+        _tx = new byte[EthernetFrame.HeaderLength + 65535];
         Counters = new StackCounters(options.Name);
         Arp = new ArpLayer(this);
         Ip = new Ipv4Layer(this);
         Icmp = new IcmpLayer(this);
+        Udp = new UdpLayer(this);
     }
 
     public StackOptions Options { get; }
@@ -51,12 +54,21 @@ public sealed class NetStack : IDisposable
     internal ArpLayer Arp { get; }
     internal Ipv4Layer Ip { get; }
     internal IcmpLayer Icmp { get; }
+    internal UdpLayer Udp { get; }
 
     /// <summary>The time of the frame or poll being handled.</summary>
     internal TimeSpan Now { get; private set; }
 
     /// <summary>The earliest time <see cref="Poll"/> has work to do, or <see cref="TimeSpan.MaxValue"/>.</summary>
-    public TimeSpan NextDeadline => Arp.NextDeadline;
+    public TimeSpan NextDeadline
+    {
+        get
+        {
+            var a = Arp.NextDeadline;
+            var b = Ip.NextDeadline;
+            return a < b ? a : b;
+        }
+    }
 
     /// <summary>Announces our address (a gratuitous ARP, RFC 5227 section 2.3) so neighbours update their caches.</summary>
     public void Start(TimeSpan now)
@@ -70,6 +82,7 @@ public sealed class NetStack : IDisposable
     {
         Now = now;
         Arp.Poll();
+        Ip.Poll();
     }
 
     /// <summary>Handles one received Ethernet frame (without FCS). Never throws for malformed input: drops and counts.</summary>
@@ -154,6 +167,8 @@ public sealed class NetStack : IDisposable
     public void Dispose()
     {
         Arp.Dispose();
+        Ip.Dispose();
+        Udp.Dispose();
         Counters.Dispose();
     }
 }

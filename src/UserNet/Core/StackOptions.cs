@@ -32,12 +32,18 @@ public sealed class StackOptions
     public TimeSpan ArpRequestInterval { get; init; } = TimeSpan.FromSeconds(1);
     /// <summary>ARP requests sent for one address before its waiting packets are dropped.</summary>
     public int ArpRequestAttempts { get; init; } = 3;
-    /// <summary>Packets held per unresolved address (RFC 1122 2.3.2.2: SHOULD save at least one); more are dropped.</summary>
+    /// <summary>Datagrams held per unresolved address (RFC 1122 2.3.2.2: SHOULD save at least one); more are dropped.</summary>
     public int ArpQueueLength { get; init; } = 8;
     /// <summary>Most entries the ARP cache holds; the entry closest to expiry is evicted for a new one.</summary>
     public int ArpCacheCapacity { get; init; } = 1024;
     /// <summary>Least time between two gratuitous ARPs that defend our address against a conflicting host (RFC 5227 2.4).</summary>
     public TimeSpan ArpDefendInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>IPv4 reassembly limits: timeout, datagrams in progress, bytes held.</summary>
+    public Ip.ReassemblyOptions Reassembly { get; init; } = new();
+
+    /// <summary>Datagrams a UDP socket holds before it drops (and counts) new arrivals.</summary>
+    public int UdpReceiveQueueLength { get; init; } = 256;
 
     /// <summary>ICMP error messages allowed per second (token bucket; RFC 1812 4.3.2.8 and RFC 1122 3.2.2 allow limiting).</summary>
     public int IcmpErrorsPerSecond { get; init; } = 10;

@@ -1,4 +1,5 @@
 using UserNet.Core;
+using UserNet.Ip;
 using UserNet.Wire;
 
 namespace UserNet.Icmp;
@@ -40,10 +41,39 @@ internal sealed class IcmpLayer
                 }
                 else _stack.Drop(DropReason.IcmpUnmatchedReply);
                 break;
+            case IcmpType.DestinationUnreachable:
+            case IcmpType.TimeExceeded:
+                ReceiveError(icmp);
+                break;
             default:
                 _stack.Drop(DropReason.IcmpUnhandledType);
                 break;
         }
+    }
+
+    /// <summary>
+    /// An error about a datagram we sent: find the sender from the quoted header and ports (RFC 1122 3.2.2: the
+    /// error MUST be passed to the transport layer) and hand it over.
+    /// </summary>
+    private void ReceiveError(IcmpMessage icmp)
+    {
+        var quote = icmp.Data;
+        if (quote.Length < Ipv4Header.MinimumLength) { _stack.Drop(DropReason.IcmpErrorMalformed); return; }
+        var inner = new Ipv4Header(quote);
+        int hl = inner.HeaderLength;
+        if (inner.Version != 4 || hl < Ipv4Header.MinimumLength || quote.Length < hl + 8 || inner.Source != _stack.IpAddress)
+        {
+            _stack.Drop(DropReason.IcmpErrorMalformed);
+            return;
+        }
+        bool delivered = inner.Protocol switch
+        {
+            IpProtocol.Udp => _stack.Udp.OnIcmpError(inner.Destination, new UdpDatagram(quote.Slice(hl, 8)), icmp.Type, icmp.Code),
+            _ => false,
+        };
+        if (!delivered) { _stack.Drop(DropReason.IcmpErrorUnmatched); return; }
+        _stack.Counters.Received(Layer.Icmp);
+        _stack.Decide(Layer.Icmp, "icmp error -> delivered to socket");
     }
 
     /// <summary>
@@ -53,7 +83,6 @@ internal sealed class IcmpLayer
     private void SendEchoReply(Ipv4Address to, IcmpMessage request)
     {
         int length = request.Buffer.Length;
-        if (Ipv4Header.MinimumLength + length > _stack.Mtu) { _stack.DropOutgoing(DropReason.Ipv4TooBig); return; }
         var tx = _stack.TxIpPayload[..length];
         request.Buffer.CopyTo(tx);
         var reply = new IcmpMessage(tx);
@@ -67,13 +96,13 @@ internal sealed class IcmpLayer
     public bool SendEchoRequest(Ipv4Address to, ushort identifier, ushort sequence, ReadOnlySpan<byte> data)
     {
         int length = IcmpMessage.HeaderLength + data.Length;
-        if (Ipv4Header.MinimumLength + length > _stack.Mtu) { _stack.DropOutgoing(DropReason.Ipv4TooBig); return false; }
+        if (Ipv4Header.MinimumLength + length > 65535) { _stack.DropOutgoing(DropReason.Ipv4TooBig); return false; }
         var tx = _stack.TxIpPayload[..length];
         var m = IcmpMessage.WriteEcho(tx, IcmpType.EchoRequest, identifier, sequence);
         data.CopyTo(m.Data);
         m.UpdateChecksum();
         _stack.Counters.Sent(Layer.Icmp);
-        return _stack.Ip.Send(to, IpProtocol.Icmp, length, Layer.Icmp, "icmp echo request");
+        return _stack.Ip.Send(to, IpProtocol.Icmp, length, Layer.Icmp, "icmp echo request") is SendResult.Sent or SendResult.Queued;
     }
 
     /// <summary>
@@ -88,7 +117,7 @@ internal sealed class IcmpLayer
         if (offending.Destination.IsMulticast || offending.Destination.IsLimitedBroadcast) return;
         if (offending.Protocol == IpProtocol.Icmp)
         {
-            var p = offending.Payload;
+            var p = offending.Buffer[offending.HeaderLength..];
             if (p.Length < 1 || IcmpType.IsError(p[0])) return;
         }
         if (!_errorBudget.TryTake(_stack.Now)) { _stack.DropOutgoing(DropReason.IcmpErrorRateLimited); return; }

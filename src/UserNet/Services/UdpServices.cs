@@ -1,0 +1,80 @@
+using System.Net;
+using UserNet.Hosting;
+using UserNet.Udp;
+
+namespace UserNet.Services;
+
+/// <summary>The built-in UDP services: echo (RFC 862, port 7) and discard (RFC 863, port 9).</summary>
+public static class UdpServices
+{
+    public const int EchoPort = 7;
+    public const int DiscardPort = 9;
+
+    /// <summary>Serves RFC 862 echo until <paramref name="stop"/>: every datagram goes back to its sender unchanged.</summary>
+    public static async Task RunEchoAsync(UdpSocket socket, CancellationToken stop)
+    {
+        var buffer = new byte[65535];
+        while (!stop.IsCancellationRequested)
+        {
+            UdpReceiveResult r;
+            try { r = await socket.ReceiveFromAsync(buffer, stop).ConfigureAwait(false); }
+            catch (OperationCanceledException) { return; }
+            catch (ObjectDisposedException) { return; }
+            catch (System.Net.Sockets.SocketException) { continue; } // an ICMP error about an earlier echo: nothing to do
+            await socket.SendToAsync(buffer.AsMemory(0, r.ReceivedBytes), r.RemoteEndPoint, stop).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Serves RFC 863 discard until <paramref name="stop"/>: datagrams are received and thrown away.</summary>
+    public static async Task RunDiscardAsync(UdpSocket socket, CancellationToken stop)
+    {
+        var buffer = new byte[65535];
+        while (!stop.IsCancellationRequested)
+        {
+            try { await socket.ReceiveFromAsync(buffer, stop).ConfigureAwait(false); }
+            catch (OperationCanceledException) { return; }
+            catch (ObjectDisposedException) { return; }
+            catch (System.Net.Sockets.SocketException) { }
+        }
+    }
+
+    /// <summary>Binds and starts the named services ("echo", "discard") on the host; dispose the result to stop them.</summary>
+    public static async Task<IAsyncDisposable> StartAsync(StackHost host, IEnumerable<string> services)
+    {
+        var running = new RunningServices();
+        foreach (var name in services)
+        {
+            switch (name)
+            {
+                case "echo":
+                    var echo = await UdpSocket.BindAsync(host, EchoPort).ConfigureAwait(false);
+                    running.Add(echo, RunEchoAsync(echo, running.Stop));
+                    break;
+                case "discard":
+                    var discard = await UdpSocket.BindAsync(host, DiscardPort).ConfigureAwait(false);
+                    running.Add(discard, RunDiscardAsync(discard, running.Stop));
+                    break;
+                default:
+                    throw new ArgumentException($"unknown service '{name}' (known: echo, discard)");
+            }
+        }
+        return running;
+    }
+
+    private sealed class RunningServices : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _cts = new();
+        private readonly List<(UdpSocket Socket, Task Task)> _items = new();
+        public CancellationToken Stop => _cts.Token;
+        public void Add(UdpSocket s, Task t) => _items.Add((s, t));
+
+        public async ValueTask DisposeAsync()
+        {
+            _cts.Cancel();
+            foreach (var (s, _) in _items) s.Dispose();
+            try { await Task.WhenAll(_items.Select(i => i.Task)).ConfigureAwait(false); }
+            catch (Exception) when (_cts.IsCancellationRequested) { }
+            _cts.Dispose();
+        }
+    }
+}

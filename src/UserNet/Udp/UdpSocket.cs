@@ -1,0 +1,161 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Sockets;
+using System.Threading.Channels;
+using UserNet.Hosting;
+using UserNet.Ip;
+using UserNet.Wire;
+
+namespace UserNet.Udp;
+
+/// <summary>The result of a receive: how many bytes landed in the buffer and who sent them.</summary>
+public readonly record struct UdpReceiveResult(int ReceivedBytes, IPEndPoint RemoteEndPoint);
+
+/// <summary>
+/// A UDP socket on a <see cref="StackHost"/>, shaped like <see cref="Socket"/>: bind, send to, receive from, and a
+/// connected mode where only the peer's datagrams arrive and ICMP errors about what we sent it surface as
+/// <see cref="SocketException"/> (for example <see cref="SocketError.ConnectionRefused"/>). Thread-safe.
+/// </summary>
+public sealed class UdpSocket : IDisposable
+{
+    private readonly StackHost _host;
+    private readonly Endpoint _endpoint;
+    private volatile bool _disposed;
+
+    private UdpSocket(StackHost host, int queueLength)
+    {
+        _host = host;
+        _endpoint = new Endpoint(queueLength);
+    }
+
+    /// <summary>Binds a socket to <paramref name="port"/> (0: a free ephemeral port) on the stack's address.</summary>
+    public static async Task<UdpSocket> BindAsync(StackHost host, int port = 0)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(port);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
+        var s = new UdpSocket(host, host.Stack.Options.UdpReceiveQueueLength);
+        var bound = await host.InvokeAsync(stack => stack.Udp.Bind(s._endpoint, port)).ConfigureAwait(false);
+        s.LocalEndPoint = new IPEndPoint(host.Stack.IpAddress.ToIPAddress(), bound);
+        return s;
+    }
+
+    public IPEndPoint LocalEndPoint { get; private set; } = null!;
+    /// <summary>The peer in connected mode; null when not connected.</summary>
+    public IPEndPoint? RemoteEndPoint { get; private set; }
+    /// <summary>Datagrams that arrived while the receive queue was full, and were dropped.</summary>
+    public long DroppedDatagrams => Interlocked.Read(ref _endpoint.Dropped);
+    /// <summary>The last ICMP error reported for a datagram this socket sent (connected or not), or <see cref="SocketError.Success"/>.</summary>
+    public SocketError LastError => _endpoint.LastError;
+
+    /// <summary>Connected mode (like connect(2) on a UDP socket): a default destination, a peer filter, errors reported.</summary>
+    public Task ConnectAsync(IPEndPoint remote)
+    {
+        var addr = Ipv4Address.FromIPAddress(remote.Address);
+        return _host.InvokeAsync(_ =>
+        {
+            _endpoint.Peer = (addr, (ushort)remote.Port);
+            RemoteEndPoint = remote;
+            return true;
+        });
+    }
+
+    /// <summary>Sends one datagram to <paramref name="remote"/>. Returns the bytes sent.</summary>
+    public async ValueTask<int> SendToAsync(ReadOnlyMemory<byte> data, IPEndPoint remote, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        cancellationToken.ThrowIfCancellationRequested();
+        var dst = Ipv4Address.FromIPAddress(remote.Address);
+        var port = (ushort)remote.Port;
+        var src = (ushort)LocalEndPoint.Port;
+        var result = await _host.InvokeAsync(stack => stack.Udp.Send(src, dst, port, data.Span)).ConfigureAwait(false);
+        return result switch
+        {
+            SendResult.Sent or SendResult.Queued or SendResult.QueueFull => data.Length, // UDP promises no delivery
+            SendResult.NoRoute => throw new SocketException((int)SocketError.NetworkUnreachable),
+            _ => throw new SocketException((int)SocketError.MessageSize),
+        };
+    }
+
+    /// <summary>Sends to the connected peer.</summary>
+    public ValueTask<int> SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken = default)
+    {
+        var remote = RemoteEndPoint ?? throw new InvalidOperationException("the socket is not connected; use SendToAsync");
+        return SendToAsync(data, remote, cancellationToken);
+    }
+
+    /// <summary>
+    /// Receives one datagram into <paramref name="buffer"/> (a longer datagram is truncated, as recvfrom(2) does).
+    /// In connected mode an ICMP error about what we sent throws <see cref="SocketException"/>.
+    /// </summary>
+    public async ValueTask<UdpReceiveResult> ReceiveFromAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        Endpoint.Item item;
+        try { item = await _endpoint.Queue.Reader.ReadAsync(cancellationToken).ConfigureAwait(false); }
+        catch (ChannelClosedException) { throw new ObjectDisposedException(nameof(UdpSocket)); }
+        if (item.Data is null) throw new SocketException((int)item.Error);
+        int n = Math.Min(item.Length, buffer.Length);
+        item.Data.AsSpan(0, n).CopyTo(buffer.Span);
+        ArrayPool<byte>.Shared.Return(item.Data);
+        return new UdpReceiveResult(n, new IPEndPoint(item.From.ToIPAddress(), item.Port));
+    }
+
+    /// <summary>Receives from the connected peer; returns the bytes received.</summary>
+    public async ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+        (await ReceiveFromAsync(buffer, cancellationToken).ConfigureAwait(false)).ReceivedBytes;
+
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        var port = (ushort)(LocalEndPoint?.Port ?? 0);
+        _host.Post(stack => stack.Udp.Unbind(port, _endpoint));
+        _endpoint.Close();
+    }
+
+    /// <summary>The socket's face towards the UDP layer; its methods run on the stack's loop.</summary>
+    private sealed class Endpoint(int queueLength) : UdpEndpoint
+    {
+        public readonly record struct Item(byte[]? Data, int Length, Ipv4Address From, ushort Port, SocketError Error);
+
+        public readonly Channel<Item> Queue = Channel.CreateBounded<Item>(new BoundedChannelOptions(queueLength)
+        {
+            FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails when full, and we count the drop
+            SingleWriter = true,
+        });
+        public (Ipv4Address Address, ushort Port)? Peer;
+        public long Dropped;
+        private volatile SocketError _lastError;
+
+        public SocketError LastError => _lastError;
+        public override string Decision => "udp datagram -> socket";
+
+        public override bool Accepts(Ipv4Address source, ushort sourcePort) =>
+            Peer is not { } p || (p.Address == source && p.Port == sourcePort);
+
+        public override bool Deliver(Ipv4Address source, ushort sourcePort, ReadOnlySpan<byte> data)
+        {
+            var copy = ArrayPool<byte>.Shared.Rent(Math.Max(1, data.Length));
+            data.CopyTo(copy);
+            if (Queue.Writer.TryWrite(new Item(copy, data.Length, source, sourcePort, SocketError.Success))) return true;
+            ArrayPool<byte>.Shared.Return(copy);
+            Interlocked.Increment(ref Dropped);
+            return false;
+        }
+
+        public override void DeliverError(Ipv4Address destination, ushort destinationPort, SocketError error)
+        {
+            _lastError = error;
+            // Only a connected socket hears about errors (as on Linux without IP_RECVERR): it knows who it talks to.
+            // The error is reported once, by the next receive.
+            if (Peer is { } p && p.Address == destination && p.Port == destinationPort)
+                Queue.Writer.TryWrite(new Item(null, 0, destination, destinationPort, error));
+        }
+
+        public override void Close()
+        {
+            if (!Queue.Writer.TryComplete()) return;
+            while (Queue.Reader.TryRead(out var item)) if (item.Data is not null) ArrayPool<byte>.Shared.Return(item.Data);
+        }
+    }
+}

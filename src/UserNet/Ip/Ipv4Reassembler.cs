@@ -177,6 +177,8 @@ internal sealed class Ipv4Reassembler
         int need = HeaderRoom + end;
         if (e.Buffer is not null && e.Buffer.Length >= need) return true;
         int size = Math.Max(need, Math.Min(HeaderRoom + MaxDatagram, (e.Buffer?.Length ?? 1024) * 2));
+        // The shared pool hands out powers of two; count what it will really hold.
+        size = (int)System.Numerics.BitOperations.RoundUpToPowerOf2((uint)size);
         int grow = size - (e.Buffer?.Length ?? 0);
         // Make room under the byte cap by evicting the oldest other datagrams; if this one alone is too big, drop it.
         while (BytesHeld + grow > _o.MaxBytes)

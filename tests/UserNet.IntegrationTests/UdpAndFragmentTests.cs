@@ -157,6 +157,58 @@ except ConnectionRefusedError:
         Assert.Equal(0, c.Drop("ethernet/stack_fault"));
     }
 
+    [Fact]
+    public void Usernet_nc_u_sends_stdin_lines_and_prints_the_replies()
+    {
+        using var ns = TestNamespace.Create("ncu");
+        ns.AddTap(Tap, KernelIp + "/24");
+        // A kernel UDP server that answers each datagram upper-cased, for a few seconds.
+        var server = UsernetProcess.Start(["ip", "netns", "exec", ns.Name, "/usr/bin/python3", "-c", """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind((sys.argv[1], 9999)); s.settimeout(20)
+print("ready", flush=True)
+for _ in range(2):
+    d, peer = s.recvfrom(2000); s.sendto(d.upper(), peer)
+""", KernelIp]);
+        server.WaitForLine("ready", TimeSpan.FromSeconds(10));
+        var r = ns.Exec(TimeSpan.FromSeconds(60), "sh", "-c",
+            $"printf 'hello\nworld\n' | {string.Join(' ', Cli.Command)} nc --tap {Tap} --ip {StackIp}/24 -u -w 2 {KernelIp} 9999");
+        Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
+        Assert.Equal("HELLO\nWORLD\n", r.Stdout);
+    }
+
+    [Fact]
+    public void Usernet_nc_u_to_a_closed_kernel_port_says_connection_refused()
+    {
+        using var ns = TestNamespace.Create("ncrefused");
+        ns.AddTap(Tap, KernelIp + "/24");
+        var r = ns.Exec(TimeSpan.FromSeconds(60), "sh", "-c",
+            $"printf 'hello\n' | {string.Join(' ', Cli.Command)} nc --tap {Tap} --ip {StackIp}/24 -u -w 3 {KernelIp} 9998");
+        Assert.Equal(1, r.ExitCode);
+        Assert.Contains("Connection refused", r.Stderr);
+    }
+
+    [Fact]
+    public void Usernet_nc_u_l_prints_what_arrives()
+    {
+        using var ns = TestNamespace.Create("ncl");
+        ns.AddTap(Tap, KernelIp + "/24");
+        var listener = ns.StartUsernet("nc", "--tap", Tap, "--ip", StackIp + "/24", "-u", "-l", "7777", "-v");
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!listener.Errors.Contains("listening on") && DateTime.UtcNow < deadline) Thread.Sleep(20);
+        Assert.Contains($"listening on udp {StackIp}:7777", listener.Errors);
+        var r = Python(ns, """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(b"first datagram\n", (sys.argv[1], 7777)); s.sendto(b"second datagram\n", (sys.argv[1], 7777))
+""", StackIp);
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!listener.Output.Contains("second datagram") && DateTime.UtcNow < deadline) Thread.Sleep(20);
+        Assert.Equal("first datagram\nsecond datagram\n", listener.Output.Replace("\r", ""));
+        listener.Terminate(TimeSpan.FromSeconds(10));
+    }
+
     private static long RssKiB(UsernetProcess p)
     {
         var status = File.ReadAllText($"/proc/{p.Process.Id}/status");

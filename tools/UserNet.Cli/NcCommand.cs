@@ -18,12 +18,13 @@ internal static class NcCommand
         var args = new StackArguments();
         var udp = new Option<bool>("-u") { Description = "UDP (TCP is not built yet)" };
         var listen = new Option<int?>("-l") { Description = "listen on PORT instead of connecting" };
+        var verbose = new Option<bool>("-v") { Description = "say what is happening, on stderr" };
         var wait = new Option<double>("-w") { Description = "after stdin ends, seconds to wait for replies", DefaultValueFactory = _ => 1.0 };
         var host = new Argument<string?>("HOST") { Arity = ArgumentArity.ZeroOrOne };
         var port = new Argument<int?>("PORT") { Arity = ArgumentArity.ZeroOrOne };
         var cmd = new Command("nc", "netcat over the stack: copy stdin to a peer and what it sends to stdout");
         args.AddTo(cmd);
-        cmd.Add(udp); cmd.Add(listen); cmd.Add(wait); cmd.Add(host); cmd.Add(port);
+        cmd.Add(udp); cmd.Add(listen); cmd.Add(verbose); cmd.Add(wait); cmd.Add(host); cmd.Add(port);
         cmd.SetAction(async (p, ct) =>
         {
             if (!p.GetValue(udp)) throw new CliException("TCP is not built yet; use -u for UDP");
@@ -50,6 +51,10 @@ internal static class NcCommand
             await stackHost.StartAsync();
             using var socket = await UdpSocket.BindAsync(stackHost, listenPort ?? 0);
             if (remote is not null) await socket.ConnectAsync(remote);
+            if (p.GetValue(verbose))
+                Console.Error.WriteLine(remote is null
+                    ? $"usernet nc: listening on udp {socket.LocalEndPoint}"
+                    : $"usernet nc: udp {socket.LocalEndPoint} -> {remote}");
             return await RunUdpAsync(socket, remote, TimeSpan.FromSeconds(p.GetValue(wait)), Console.In, Console.OpenStandardOutput(), stop.Token);
         });
         return cmd;

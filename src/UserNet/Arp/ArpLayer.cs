@@ -96,7 +96,8 @@ internal sealed partial class ArpLayer : IDisposable
     {
         var e = _cache.Set(ip, mac, _stack.Now + _o.ArpEntryLifetime);
         FlushWaiting(e);
-        _nextDeadline = TimeSpan.MinValue; // recompute on the next poll
+        // A deadline that is now too early only costs one early poll, which recomputes it.
+        if (e.Deadline < _nextDeadline) _nextDeadline = e.Deadline;
     }
 
     private void FlushWaiting(ArpCache.Entry e)

@@ -47,6 +47,12 @@ public sealed class UdpSocket : IDisposable
     /// <summary>The last ICMP error reported for a datagram this socket sent (connected or not), or <see cref="SocketError.Success"/>.</summary>
     public SocketError LastError => _endpoint.LastError;
 
+    /// <summary>
+    /// Sets don't-fragment on what this socket sends (like <see cref="Socket.DontFragment"/>): a datagram larger than the
+    /// MTU then fails with <see cref="SocketError.MessageSize"/> instead of going out in fragments.
+    /// </summary>
+    public bool DontFragment { get; set; }
+
     /// <summary>Connected mode (like connect(2) on a UDP socket): a default destination, a peer filter, errors reported.</summary>
     public Task ConnectAsync(IPEndPoint remote)
     {
@@ -67,7 +73,8 @@ public sealed class UdpSocket : IDisposable
         var dst = Ipv4Address.FromIPAddress(remote.Address);
         var port = (ushort)remote.Port;
         var src = (ushort)LocalEndPoint.Port;
-        var result = await _host.InvokeAsync(stack => stack.Udp.Send(src, dst, port, data.Span)).ConfigureAwait(false);
+        bool df = DontFragment;
+        var result = await _host.InvokeAsync(stack => stack.Udp.Send(src, dst, port, data.Span, df)).ConfigureAwait(false);
         return result switch
         {
             SendResult.Sent or SendResult.Queued or SendResult.QueueFull => data.Length, // UDP promises no delivery

@@ -51,6 +51,15 @@ public enum DropReason
     UdpBadChecksum,
     UdpNoSocket,
     UdpReceiveQueueFull,
+
+    TcpTruncated,
+    TcpBadChecksum,
+    TcpBroadcast,
+    TcpNoConnection,
+    TcpBacklogFull,
+    TcpOutOfWindow,
+    TcpOutOfOrderFull,
+    TcpChallengeAckLimited,
 }
 
 /// <summary>Layer and human text for each <see cref="DropReason"/>; the text is what traces and counters show.</summary>
@@ -113,6 +122,14 @@ public static class DropReasons
         Set(DropReason.UdpBadChecksum, Layer.Udp, "bad_checksum", "udp checksum bad");
         Set(DropReason.UdpNoSocket, Layer.Udp, "no_socket", "no udp socket on that port -> icmp port unreachable");
         Set(DropReason.UdpReceiveQueueFull, Layer.Udp, "receive_queue_full", "udp socket receive queue full");
+        Set(DropReason.TcpTruncated, Layer.Tcp, "truncated", "tcp header truncated");
+        Set(DropReason.TcpBadChecksum, Layer.Tcp, "bad_checksum", "tcp checksum bad");
+        Set(DropReason.TcpBroadcast, Layer.Tcp, "broadcast", "tcp to a broadcast address");
+        Set(DropReason.TcpNoConnection, Layer.Tcp, "no_connection", "tcp segment for no connection -> rst");
+        Set(DropReason.TcpBacklogFull, Layer.Tcp, "backlog_full", "tcp syn while the listener's backlog is full");
+        Set(DropReason.TcpOutOfWindow, Layer.Tcp, "out_of_window", "tcp segment outside the receive window");
+        Set(DropReason.TcpOutOfOrderFull, Layer.Tcp, "out_of_order_full", "tcp out-of-order queue full");
+        Set(DropReason.TcpChallengeAckLimited, Layer.Tcp, "challenge_ack_limited", "tcp challenge ack rate limited");
         return t;
     }
 }

@@ -2,6 +2,7 @@ using Microsoft.Extensions.Logging;
 using UserNet.Arp;
 using UserNet.Icmp;
 using UserNet.Ip;
+using UserNet.Tcp;
 using UserNet.Udp;
 using UserNet.Wire;
 
@@ -36,6 +37,7 @@ public sealed class NetStack : IDisposable
         Ip = new Ipv4Layer(this);
         Icmp = new IcmpLayer(this);
         Udp = new UdpLayer(this);
+        Tcp = new TcpLayer(this);
     }
 
     public StackOptions Options { get; }
@@ -55,6 +57,15 @@ public sealed class NetStack : IDisposable
     internal Ipv4Layer Ip { get; }
     internal IcmpLayer Icmp { get; }
     internal UdpLayer Udp { get; }
+    internal TcpLayer Tcp { get; }
+
+    /// <summary>How other threads get work onto the loop (set by the host); without a host, work runs at once.</summary>
+    internal Action<Action<NetStack>>? Poster { get; set; }
+    internal void PostToLoop(Action<NetStack> work)
+    {
+        if (Poster is { } p) p(work);
+        else work(this);
+    }
 
     /// <summary>The time of the frame or poll being handled.</summary>
     internal TimeSpan Now { get; private set; }
@@ -66,7 +77,9 @@ public sealed class NetStack : IDisposable
         {
             var a = Arp.NextDeadline;
             var b = Ip.NextDeadline;
-            return a < b ? a : b;
+            var c = Tcp.NextDeadline;
+            var ab = a < b ? a : b;
+            return ab < c ? ab : c;
         }
     }
 
@@ -83,6 +96,7 @@ public sealed class NetStack : IDisposable
         Now = now;
         Arp.Poll();
         Ip.Poll();
+        Tcp.Poll();
     }
 
     /// <summary>Handles one received Ethernet frame (without FCS). Never throws for malformed input: drops and counts.</summary>
@@ -169,6 +183,7 @@ public sealed class NetStack : IDisposable
         Arp.Dispose();
         Ip.Dispose();
         Udp.Dispose();
+        Tcp.Dispose();
         Counters.Dispose();
     }
 }

@@ -12,6 +12,9 @@ internal static partial class StackLog
     [LoggerMessage(Level = LogLevel.Information, Message = "ARP: {Address} did not answer {Requests} requests; dropping what waited for it")]
     public static partial void ArpUnresolved(ILogger logger, Ipv4Address address, int requests);
 
+    [LoggerMessage(Level = LogLevel.Debug, Message = "TCP :{LocalPort} <-> {Remote}:{RemotePort}: {From} -> {To}")]
+    public static partial void TcpState(ILogger logger, ushort localPort, Ipv4Address remote, ushort remotePort, UserNet.Tcp.TcpState from, UserNet.Tcp.TcpState to);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "A received frame made the stack fail; it was dropped and counted")]
     public static partial void StackFault(ILogger logger, Exception exception);
 }

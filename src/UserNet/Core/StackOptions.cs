@@ -42,6 +42,9 @@ public sealed class StackOptions
     /// <summary>IPv4 reassembly limits: timeout, datagrams in progress, bytes held.</summary>
     public Ip.ReassemblyOptions Reassembly { get; init; } = new();
 
+    /// <summary>TCP buffer sizes and timers for connections that do not bring their own.</summary>
+    public Tcp.TcpSettings Tcp { get; init; } = new();
+
     /// <summary>Datagrams a UDP socket holds before it drops (and counts) new arrivals.</summary>
     public int UdpReceiveQueueLength { get; init; } = 256;
 

@@ -23,6 +23,7 @@ public sealed class StackHost : IAsyncDisposable
     private TimeSpan _armedDeadline = TimeSpan.MaxValue;
     private byte[] _scratch = new byte[2048];
     private volatile bool _stopping;
+    private volatile bool _timerFired;
     private Task _loop = Task.CompletedTask;
 
     public StackHost(INetDevice device, StackOptions options, TimeProvider? time = null)
@@ -34,6 +35,7 @@ public sealed class StackHost : IAsyncDisposable
         Stack = new NetStack(options, transmitter);
         Pinger = new Pinger(this);
         Stack.EchoListener = Pinger;
+        Stack.Poster = Post;
         // The pipe is the device-to-loop handoff: records are written in place by the device's reader, and the
         // pause threshold bounds how much can queue before the reader stops (leaving further frames to the kernel).
         _rx = new Pipe(new PipeOptions(
@@ -43,7 +45,7 @@ public sealed class StackHost : IAsyncDisposable
             resumeWriterThreshold: 2 << 20,
             minimumSegmentSize: 16 * 1024,
             useSynchronizationContext: false));
-        _wakeTimer = _time.CreateTimer(static s => ((StackHost)s!)._rx.Reader.CancelPendingRead(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _wakeTimer = _time.CreateTimer(static s => ((StackHost)s!).OnWakeTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>The stack. Touch it only from work posted with <see cref="InvokeAsync{T}"/>; its counters may be read from anywhere.</summary>
@@ -94,7 +96,16 @@ public sealed class StackHost : IAsyncDisposable
         while (!_stopping)
         {
             var now = Now;
-            while (_work.TryDequeue(out var w)) w(Stack);
+            while (_work.TryDequeue(out var w))
+            {
+                try { w(Stack); }
+                catch (Exception e)
+                {
+                    // Work from outside must not stop the loop: count it as a fault and keep serving.
+                    Stack.Counters.Dropped(DropReason.StackFault);
+                    if (Stack.Options.Logger is { } l) StackLog.StackFault(l, e);
+                }
+            }
             Stack.Poll(now);
             ArmWakeTimer(now);
 
@@ -111,10 +122,19 @@ public sealed class StackHost : IAsyncDisposable
         }
     }
 
+    private void OnWakeTimer()
+    {
+        // A timer may fire a little before the deadline (it counts whole milliseconds); the loop then finds nothing
+        // due, so it must arm the timer again even though the deadline has not changed.
+        _timerFired = true;
+        _rx.Reader.CancelPendingRead();
+    }
+
     private void ArmWakeTimer(TimeSpan now)
     {
         var deadline = Stack.NextDeadline;
-        if (deadline == _armedDeadline) return;
+        if (deadline == _armedDeadline && !_timerFired) return;
+        _timerFired = false;
         _armedDeadline = deadline;
         if (deadline == TimeSpan.MaxValue) _wakeTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         else _wakeTimer.Change(deadline > now ? deadline - now : TimeSpan.Zero, Timeout.InfiniteTimeSpan);

@@ -69,6 +69,7 @@ internal sealed class IcmpLayer
         bool delivered = inner.Protocol switch
         {
             IpProtocol.Udp => _stack.Udp.OnIcmpError(inner.Destination, new UdpDatagram(quote.Slice(hl, 8)), icmp.Type, icmp.Code),
+            IpProtocol.Tcp => _stack.Tcp.OnIcmpError(inner.Destination, quote.Slice(hl, 8), Udp.UdpLayer.SocketErrorFor(icmp.Type, icmp.Code)),
             _ => false,
         };
         if (!delivered) { _stack.Drop(DropReason.IcmpErrorUnmatched); return; }

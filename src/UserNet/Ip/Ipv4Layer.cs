@@ -91,6 +91,9 @@ internal sealed class Ipv4Layer : IDisposable
             case IpProtocol.Udp:
                 _stack.Udp.Receive(ip, broadcast);
                 break;
+            case IpProtocol.Tcp:
+                _stack.Tcp.Receive(ip, broadcast);
+                break;
             default:
                 // RFC 1122 3.2.2.1: a host SHOULD answer an unknown transport protocol with protocol unreachable.
                 _stack.Drop(DropReason.Ipv4UnknownProtocol);

@@ -89,7 +89,13 @@ internal sealed class UdpLayer : IDisposable
     public bool OnIcmpError(Ipv4Address quotedDestination, UdpDatagram quoted, byte type, byte code)
     {
         if (!_bound.TryGetValue(quoted.SourcePort, out var endpoint)) return false;
-        var error = (type, code) switch
+        endpoint.DeliverError(quotedDestination, quoted.DestinationPort, SocketErrorFor(type, code));
+        return true;
+    }
+
+    /// <summary>How Linux reports ICMP errors to sockets (icmp_err_convert), in .NET's words.</summary>
+    public static SocketError SocketErrorFor(byte type, byte code) =>
+        (type, code) switch
         {
             (IcmpType.DestinationUnreachable, IcmpUnreachableCode.Port or IcmpUnreachableCode.Protocol) => SocketError.ConnectionRefused,
             (IcmpType.DestinationUnreachable, IcmpUnreachableCode.Network) => SocketError.NetworkUnreachable,
@@ -97,9 +103,6 @@ internal sealed class UdpLayer : IDisposable
             (IcmpType.DestinationUnreachable, _) => SocketError.HostUnreachable,
             _ => SocketError.HostUnreachable, // time exceeded: Linux reports EHOSTUNREACH too
         };
-        endpoint.DeliverError(quotedDestination, quoted.DestinationPort, error);
-        return true;
-    }
 
     public void Dispose()
     {

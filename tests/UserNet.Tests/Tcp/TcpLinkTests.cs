@@ -1,0 +1,109 @@
+using System.Buffers;
+using System.Net;
+using SocketError = System.Net.Sockets.SocketError;
+using SocketException = System.Net.Sockets.SocketException;
+using System.Security.Cryptography;
+using UserNet.Core;
+using UserNet.Devices;
+using UserNet.Hosting;
+using UserNet.Tcp;
+using UserNet.Wire;
+using Xunit;
+
+namespace UserNet.Tests.Tcp;
+
+/// <summary>Two stacks on the in-memory link holding real conversations.</summary>
+public sealed class TcpLinkTests : IAsyncLifetime
+{
+    private StackHost _a = null!, _b = null!;
+    private MemoryLinkEnd _linkA = null!, _linkB = null!;
+    private static readonly IPAddress B = IPAddress.Parse("10.0.0.2");
+
+    public async Task InitializeAsync()
+    {
+        (_linkA, _linkB) = MemoryLink.CreatePair();
+        var tcp = new TcpSettings { TimeWait = TimeSpan.FromMilliseconds(200), MinRetransmitTimeout = TimeSpan.FromMilliseconds(50) };
+        _a = new StackHost(_linkA, new StackOptions { Address = Ipv4Subnet.Parse("10.0.0.1/24"), Name = "a", Tcp = tcp });
+        _b = new StackHost(_linkB, new StackOptions { Address = Ipv4Subnet.Parse("10.0.0.2/24"), Name = "b", Tcp = tcp });
+        if (Environment.GetEnvironmentVariable("USERNET_TEST_TRACE") is { } path)
+        {
+            var w = TextWriter.Synchronized(new StreamWriter(path, append: true) { AutoFlush = true });
+            _a.Stack.Observer = new UserNet.Tracing.TextTracer(w, DateTime.Now, "a ");
+            _b.Stack.Observer = new UserNet.Tracing.TextTracer(w, DateTime.Now, "b ");
+        }
+        await _a.StartAsync();
+        await _b.StartAsync();
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _a.DisposeAsync();
+        await _b.DisposeAsync();
+    }
+
+    private static CancellationToken Soon(int seconds = 10) => new CancellationTokenSource(TimeSpan.FromSeconds(seconds)).Token;
+
+    [Fact]
+    public async Task Connect_accept_exchange_and_close_both_ways()
+    {
+        await using var listener = await TcpListener.StartAsync(_b, 80);
+        var accept = listener.AcceptAsync(Soon()).AsTask();
+        var client = await TcpConnection.ConnectAsync(_a, new IPEndPoint(B, 80), Soon());
+        var server = await accept;
+        Assert.Equal(TcpState.Established, client.State);
+        Assert.Equal(TcpState.Established, server.State);
+        Assert.Equal(client.LocalEndPoint, server.RemoteEndPoint);
+
+        await client.Output.WriteAsync("hello, server"u8.ToArray());
+        var r = await server.Input.ReadAtLeastAsync(13, Soon());
+        Assert.Equal("hello, server", System.Text.Encoding.ASCII.GetString(r.Buffer.ToArray()));
+        server.Input.AdvanceTo(r.Buffer.End);
+
+        await client.ShutdownSendAsync(); // half-close: FIN, the server sees end of stream and can still send
+        r = await server.Input.ReadAsync(Soon());
+        Assert.True(r.IsCompleted && r.Buffer.IsEmpty);
+        server.Input.AdvanceTo(r.Buffer.End);
+        await server.Output.WriteAsync("bye"u8.ToArray());
+        r = await client.Input.ReadAtLeastAsync(3, Soon());
+        Assert.Equal("bye", System.Text.Encoding.ASCII.GetString(r.Buffer.ToArray()));
+        client.Input.AdvanceTo(r.Buffer.End);
+        await server.CloseAsync();
+        r = await client.Input.ReadAsync(Soon());
+        Assert.True(r.IsCompleted);
+        await client.CloseAsync();
+        await server.Closed.WaitAsync(Soon());
+        await client.Closed.WaitAsync(Soon()); // through TIME-WAIT (200 ms here)
+    }
+
+    [Fact]
+    public async Task Connect_to_a_closed_port_is_refused()
+    {
+        var e = await Assert.ThrowsAsync<SocketException>(() => TcpConnection.ConnectAsync(_a, new IPEndPoint(B, 81), Soon()));
+        Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
+    }
+
+    [Theory]
+    [InlineData(0.0, 4 << 20)]
+    [InlineData(0.05, 1 << 20)]
+    public async Task A_byte_stream_arrives_identical_even_over_a_lossy_link(double loss, int size)
+    {
+        await using var listener = await TcpListener.StartAsync(_b, 90);
+        var accept = listener.AcceptAsync(Soon()).AsTask();
+        var client = await TcpConnection.ConnectAsync(_a, new IPEndPoint(B, 90), Soon());
+        var server = await accept;
+        _linkA.LossRate = loss; _linkA.FaultRandom = new Random(7);
+        _linkB.LossRate = loss; _linkB.FaultRandom = new Random(8);
+        var data = new byte[size];
+        new Random(1).NextBytes(data);
+        var send = Task.Run(async () =>
+        {
+            for (int off = 0; off < data.Length; off += 10000)
+                await client.Output.WriteAsync(data.AsMemory(off, Math.Min(10000, data.Length - off)));
+            await client.Output.CompleteAsync();
+        });
+        using var received = new MemoryStream();
+        await server.Input.CopyToAsync(received, Soon(60));
+        await send;
+        Assert.Equal(SHA256.HashData(data), SHA256.HashData(received.ToArray()));
+    }
+}

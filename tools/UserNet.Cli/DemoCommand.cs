@@ -140,14 +140,17 @@ internal static class DemoCommand
 
         Say($"a kernel UDP socket talks to the stack's echo service ({StackAddress.Address}:7), small and fragmented:");
         bool udpOk;
-        await using (await UdpServices.StartAsync(host, ["echo"]))
+        bool tcpOk;
+        await using (await StackServices.StartAsync(host, ["echo"]))
         {
             udpOk = await KernelUdpEchoAsync(StackAddress.Address, 5) & await KernelUdpEchoAsync(StackAddress.Address, 3000);
+            Say($"a kernel TCP socket connects to the stack's echo service ({StackAddress.Address}:7):");
+            tcpOk = await KernelTcpEchoAsync(StackAddress.Address);
         }
         await host.DisposeAsync();
         Say("stack counters:");
         Console.Write(host.Counters.Format());
-        bool ok = kernelReplies == 3 && code == ExitCodes.Ok && udpOk;
+        bool ok = kernelReplies == 3 && code == ExitCodes.Ok && udpOk && tcpOk;
         Say(ok ? "demo passed: both directions answered" : "demo FAILED: see above");
         return ok ? ExitCodes.Ok : ExitCodes.NoReply;
     }
@@ -164,6 +167,38 @@ internal static class DemoCommand
         bool same = receive.Result.Buffer.AsSpan().SequenceEqual(data);
         Say($"udp echo of {size} bytes from {receive.Result.RemoteEndPoint}: {(same ? "intact" : "CORRUPTED")}");
         return same;
+    }
+
+    /// <summary>Connects a kernel TCP socket to the echo port, sends 100 KB, half-closes, and checks what comes back.</summary>
+    private static async Task<bool> KernelTcpEchoAsync(Ipv4Address stack)
+    {
+        using var kernel = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        try
+        {
+            await kernel.ConnectAsync(new IPEndPoint(stack.ToIPAddress(), TcpServices.EchoPort), cts.Token);
+            var data = new byte[100_000];
+            new Random(5).NextBytes(data);
+            var receive = Task.Run(async () =>
+            {
+                var back = new MemoryStream();
+                var buf = new byte[65536];
+                int n;
+                while ((n = await kernel.ReceiveAsync(buf, cts.Token)) > 0) back.Write(buf, 0, n);
+                return back.ToArray();
+            });
+            await kernel.SendAsync(data, cts.Token);
+            kernel.Shutdown(SocketShutdown.Send);
+            var echoed = await receive;
+            bool same = echoed.AsSpan().SequenceEqual(data);
+            Say($"tcp echo of {data.Length} bytes: {(same ? "intact" : "CORRUPTED")}, then both sides closed");
+            return same;
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException)
+        {
+            Say($"tcp echo failed: {e.Message}");
+            return false;
+        }
     }
 
     /// <summary>Two stacks on an in-memory link, each pinging the other.</summary>
@@ -186,7 +221,7 @@ internal static class DemoCommand
         int ba = await PingCommand.RunAsync(hostB, KernelAddress.Address, 3, TimeSpan.FromMilliseconds(200), 56, TimeSpan.FromSeconds(2), false, Console.Out, CancellationToken.None);
         Say("a sends a datagram to b's UDP echo service:");
         bool udpOk;
-        await using (await UdpServices.StartAsync(hostB, ["echo"]))
+        await using (await StackServices.StartAsync(hostB, ["echo"]))
         {
             using var sock = await UdpSocket.BindAsync(hostA);
             var msg = System.Text.Encoding.ASCII.GetBytes("hello over the in-memory link");

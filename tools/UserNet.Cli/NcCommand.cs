@@ -1,22 +1,25 @@
 using System.CommandLine;
 using System.Net;
+using TcpListener = UserNet.Tcp.TcpListener;
 using System.Text;
 using UserNet.Hosting;
+using UserNet.Tcp;
 using UserNet.Udp;
 using UserNet.Wire;
 
 namespace UserNet.Cli;
 
 /// <summary>
-/// <c>usernet nc</c>: netcat over the stack. UDP today (<c>-u</c>): each stdin line goes out as one datagram, each
-/// datagram that comes back is written to stdout. With <c>-l PORT</c> it listens and answers the first peer.
+/// <c>usernet nc</c>: netcat over the stack, as OpenBSD nc with -N. TCP: stdin goes to the connection (half-closed
+/// at end of input), what arrives goes to stdout, and it exits when the peer closes; <c>-l PORT</c> accepts one
+/// connection. UDP (<c>-u</c>): each stdin line is a datagram, each datagram back is written to stdout.
 /// </summary>
 internal static class NcCommand
 {
     public static Command Create()
     {
         var args = new StackArguments();
-        var udp = new Option<bool>("-u") { Description = "UDP (TCP is not built yet)" };
+        var udp = new Option<bool>("-u") { Description = "UDP instead of TCP" };
         var listen = new Option<int?>("-l") { Description = "listen on PORT instead of connecting" };
         var verbose = new Option<bool>("-v") { Description = "say what is happening, on stderr" };
         var wait = new Option<double>("-w") { Description = "after stdin ends, seconds to wait for replies", DefaultValueFactory = _ => 1.0 };
@@ -27,7 +30,6 @@ internal static class NcCommand
         cmd.Add(udp); cmd.Add(listen); cmd.Add(verbose); cmd.Add(wait); cmd.Add(host); cmd.Add(port);
         cmd.SetAction(async (p, ct) =>
         {
-            if (!p.GetValue(udp)) throw new CliException("TCP is not built yet; use -u for UDP");
             int? listenPort = p.GetValue(listen);
             IPEndPoint? remote = null;
             if (listenPort is { } lp)
@@ -49,6 +51,7 @@ internal static class NcCommand
             using var _ = regs;
             await using var stackHost = new StackHost(device, options);
             await stackHost.StartAsync();
+            if (!p.GetValue(udp)) return await RunTcpAsync(stackHost, listenPort, remote, p.GetValue(verbose), stop.Token);
             using var socket = await UdpSocket.BindAsync(stackHost, listenPort ?? 0);
             if (remote is not null) await socket.ConnectAsync(remote);
             if (p.GetValue(verbose))
@@ -58,6 +61,63 @@ internal static class NcCommand
             return await RunUdpAsync(socket, remote, TimeSpan.FromSeconds(p.GetValue(wait)), Console.In, Console.OpenStandardOutput(), stop.Token);
         });
         return cmd;
+    }
+
+    private static async Task<int> RunTcpAsync(StackHost host, int? listenPort, IPEndPoint? remote, bool verbose, CancellationToken stop)
+    {
+        TcpConnection conn;
+        try
+        {
+            if (listenPort is { } lp)
+            {
+                await using var listener = await TcpListener.StartAsync(host, lp, backlog: 1);
+                if (verbose) Console.Error.WriteLine($"usernet nc: listening on tcp {listener.LocalEndPoint}");
+                conn = await listener.AcceptAsync(stop);
+            }
+            else conn = await TcpConnection.ConnectAsync(host, remote!, stop);
+        }
+        catch (System.Net.Sockets.SocketException e)
+        {
+            Console.Error.WriteLine($"usernet nc: connect to {remote}: {e.Message}");
+            return ExitCodes.NoReply;
+        }
+        catch (OperationCanceledException) { return ExitCodes.Error; }
+        if (verbose) Console.Error.WriteLine($"usernet nc: connected {conn.LocalEndPoint} <-> {conn.RemoteEndPoint}");
+
+        int exit = ExitCodes.Ok;
+        var stdout = Console.OpenStandardOutput();
+        using var inputDone = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        // What arrives goes to stdout until the peer's FIN (or a reset).
+        var receiving = Task.Run(async () =>
+        {
+            try { await conn.Input.CopyToAsync(stdout, stop); }
+            catch (System.Net.Sockets.SocketException e)
+            {
+                Console.Error.WriteLine($"usernet nc: {e.Message}");
+                exit = ExitCodes.NoReply;
+                inputDone.Cancel(); // the connection is gone: stop reading stdin too
+            }
+            catch (OperationCanceledException) { }
+            await stdout.FlushAsync(CancellationToken.None);
+        });
+        // stdin goes out; at its end we half-close (nc -N), and keep receiving.
+        var sending = Task.Run(async () =>
+        {
+            try
+            {
+                await Console.OpenStandardInput().CopyToAsync(conn.Output.AsStream(leaveOpen: true), inputDone.Token);
+                await conn.Output.CompleteAsync();
+            }
+            catch (OperationCanceledException) { }
+            catch (InvalidOperationException) { } // the connection went away under us
+        });
+        // Like OpenBSD nc: done when both inputs are done (stdin at its end, the peer's FIN), or the connection failed.
+        await Task.WhenAny(Task.WhenAll(receiving, sending), Task.Delay(Timeout.Infinite, stop).ContinueWith(_ => { }));
+        if (exit != ExitCodes.Ok || stop.IsCancellationRequested) conn.Abort();
+        await conn.CloseAsync();
+        // Give the closing handshake a moment so the peer sees our FIN acknowledged, as a kernel socket would.
+        for (int i = 0; i < 100 && conn.State is not (TcpState.Closed or TcpState.TimeWait); i++) await Task.Delay(20);
+        return exit;
     }
 
     private static async Task<int> RunUdpAsync(UdpSocket socket, IPEndPoint? remote, TimeSpan linger, TextReader input, Stream output, CancellationToken stop)

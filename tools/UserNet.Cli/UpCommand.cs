@@ -14,7 +14,7 @@ internal static class UpCommand
         var trace = new Option<bool>("--trace") { Description = "print one line per frame in and out, with the layer and its decision" };
         var serve = new Option<string>("--serve")
         {
-            Description = "built-in services, comma-separated: echo (UDP 7), discard (UDP 9), or none",
+            Description = "built-in services, comma-separated: echo (UDP and TCP 7), discard (UDP and TCP 9), chargen (TCP 19), or none",
             DefaultValueFactory = _ => "echo,discard",
         };
         var cmd = new Command("up", "attach the stack to a TAP and serve until interrupted");
@@ -31,8 +31,8 @@ internal static class UpCommand
             var host = new StackHost(device, options);
             if (p.GetValue(trace)) host.Stack.Observer = new TextTracer(Console.Out, DateTime.Now - host.Now);
             await host.StartAsync();
-            var running = await UdpServices.StartAsync(host, services);
-            var serving = services.Length == 0 ? "" : " serving " + string.Join(",", services.Select(s => $"udp/{s}"));
+            var running = await StackServices.StartAsync(host, services);
+            var serving = services.Length == 0 ? "" : " serving " + string.Join(",", services);
             Console.WriteLine($"usernet: up on {device.Name} ip {options.Address} mac {options.Mac} mtu {device.Mtu}{serving}");
             try { await Task.Delay(Timeout.Infinite, stop.Token); }
             catch (OperationCanceledException) { }
@@ -50,7 +50,7 @@ internal static class UpCommand
         var names = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (names is ["none"]) return [];
         foreach (var n in names)
-            if (n is not ("echo" or "discard")) throw new CliException($"--serve: unknown service '{n}' (known: echo, discard, none)");
+            if (!StackServices.Known.Contains(n)) throw new CliException($"--serve: unknown service '{n}' (known: {string.Join(", ", StackServices.Known)}, none)");
         return names.Distinct().ToArray();
     }
 }

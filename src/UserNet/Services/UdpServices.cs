@@ -38,43 +38,4 @@ public static class UdpServices
         }
     }
 
-    /// <summary>Binds and starts the named services ("echo", "discard") on the host; dispose the result to stop them.</summary>
-    public static async Task<IAsyncDisposable> StartAsync(StackHost host, IEnumerable<string> services)
-    {
-        var running = new RunningServices();
-        foreach (var name in services)
-        {
-            switch (name)
-            {
-                case "echo":
-                    var echo = await UdpSocket.BindAsync(host, EchoPort).ConfigureAwait(false);
-                    running.Add(echo, RunEchoAsync(echo, running.Stop));
-                    break;
-                case "discard":
-                    var discard = await UdpSocket.BindAsync(host, DiscardPort).ConfigureAwait(false);
-                    running.Add(discard, RunDiscardAsync(discard, running.Stop));
-                    break;
-                default:
-                    throw new ArgumentException($"unknown service '{name}' (known: echo, discard)");
-            }
-        }
-        return running;
-    }
-
-    private sealed class RunningServices : IAsyncDisposable
-    {
-        private readonly CancellationTokenSource _cts = new();
-        private readonly List<(UdpSocket Socket, Task Task)> _items = new();
-        public CancellationToken Stop => _cts.Token;
-        public void Add(UdpSocket s, Task t) => _items.Add((s, t));
-
-        public async ValueTask DisposeAsync()
-        {
-            _cts.Cancel();
-            foreach (var (s, _) in _items) s.Dispose();
-            try { await Task.WhenAll(_items.Select(i => i.Task)).ConfigureAwait(false); }
-            catch (Exception) when (_cts.IsCancellationRequested) { }
-            _cts.Dispose();
-        }
-    }
 }

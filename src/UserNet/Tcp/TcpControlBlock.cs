@@ -475,7 +475,6 @@ internal sealed class TcpControlBlock
         {
             _recv.Write(data);
             _rcvNxt += data.Length;
-            _stack.Counters.Received(Layer.Tcp);
         }
         bool filledGap = DeliverHeld(ref fin);
         if (fin) ReceiveFin();

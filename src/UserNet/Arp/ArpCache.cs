@@ -55,22 +55,26 @@ internal sealed class ArpCache
     }
 
     /// <summary>Finds or creates an entry; a new entry is unresolved. Evicts the entry closest to its deadline when full.</summary>
-    public Entry GetOrAdd(Ipv4Address address, out bool created)
+    public Entry GetOrAdd(Ipv4Address address, out bool created) => GetOrAdd(address, out created, out _);
+
+    /// <summary>As above; <paramref name="discarded"/> counts datagrams that waited on an evicted entry.</summary>
+    public Entry GetOrAdd(Ipv4Address address, out bool created, out int discarded)
     {
+        discarded = 0;
         if (_entries.TryGetValue(address, out var e)) { created = false; return e; }
-        if (_entries.Count >= _capacity) Evict();
+        if (_entries.Count >= _capacity) discarded = Evict();
         e = new Entry { Address = address };
         _entries.Add(address, e);
         created = true;
         return e;
     }
 
-    private void Evict()
+    private int Evict()
     {
         Entry? victim = null;
         foreach (var e in _entries.Values)
             if (victim is null || e.Deadline < victim.Deadline) victim = e;
-        if (victim is not null) Remove(victim);
+        return victim is null ? 0 : Remove(victim);
     }
 
     /// <summary>Removes an entry, returning its waiting buffers to the pool; returns how many packets were discarded.</summary>

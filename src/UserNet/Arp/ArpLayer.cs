@@ -48,7 +48,7 @@ internal sealed partial class ArpLayer : IDisposable
             if (sha != _stack.Mac)
             {
                 _stack.Drop(DropReason.ArpAddressConflict);
-                if (_stack.Now - _lastDefence >= _o.ArpDefendInterval || _lastDefence == TimeSpan.MinValue)
+                if (_lastDefence == TimeSpan.MinValue || _stack.Now - _lastDefence >= _o.ArpDefendInterval)
                 {
                     _lastDefence = _stack.Now;
                     LogConflict(sha);
@@ -94,7 +94,9 @@ internal sealed partial class ArpLayer : IDisposable
 
     private void Learn(Ipv4Address ip, MacAddress mac)
     {
-        var e = _cache.Set(ip, mac, _stack.Now + _o.ArpEntryLifetime);
+        var e = _cache.GetOrAdd(ip, out _, out int discarded);
+        for (int i = 0; i < discarded; i++) _stack.DropOutgoing(DropReason.ArpEvicted);
+        e = _cache.Set(ip, mac, _stack.Now + _o.ArpEntryLifetime);
         FlushWaiting(e);
         // A deadline that is now too early only costs one early poll, which recomputes it.
         if (e.Deadline < _nextDeadline) _nextDeadline = e.Deadline;
@@ -118,7 +120,8 @@ internal sealed partial class ArpLayer : IDisposable
     /// </summary>
     public bool Enqueue(Ipv4Address nextHop, ReadOnlySpan<byte> frame, Layer layer, string what)
     {
-        var e = _cache.GetOrAdd(nextHop, out bool created);
+        var e = _cache.GetOrAdd(nextHop, out bool created, out int discarded);
+        for (int i = 0; i < discarded; i++) _stack.DropOutgoing(DropReason.ArpEvicted);
         if (e.Resolved)
         {
             // Expired mapping: keep the MAC for nothing, resolve afresh.

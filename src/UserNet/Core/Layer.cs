@@ -19,6 +19,7 @@ public enum DropReason
     ArpNotForUs,
     ArpQueueOverflow,
     ArpUnresolved,
+    ArpEvicted,
 
     Ipv4Truncated,
     Ipv4BadVersion,
@@ -93,6 +94,7 @@ public static class DropReasons
         Set(DropReason.ArpNotForUs, Layer.Arp, "not_for_us", "arp for another host");
         Set(DropReason.ArpQueueOverflow, Layer.Arp, "queue_overflow", "arp wait queue full");
         Set(DropReason.ArpUnresolved, Layer.Arp, "unresolved", "arp got no reply");
+        Set(DropReason.ArpEvicted, Layer.Arp, "evicted", "arp cache full: what waited on an evicted entry is dropped");
         Set(DropReason.Ipv4Truncated, Layer.Ipv4, "truncated", "ip header truncated");
         Set(DropReason.Ipv4BadVersion, Layer.Ipv4, "bad_version", "ip version not 4");
         Set(DropReason.Ipv4BadHeaderLength, Layer.Ipv4, "bad_header_length", "ip header length bad");

@@ -129,7 +129,7 @@ internal sealed class Ipv4Layer : IDisposable
         if (total > 65535) { _stack.DropOutgoing(DropReason.Ipv4TooBig); return SendResult.TooBig; }
         if (total > _stack.Mtu && dontFragment) { _stack.DropOutgoing(DropReason.Ipv4DontFragment); return SendResult.NeedsFragmentation; }
         var subnet = _stack.Address;
-        bool broadcast = destination.IsLimitedBroadcast || destination == subnet.DirectedBroadcast;
+        bool broadcast = destination.IsLimitedBroadcast || (destination == subnet.DirectedBroadcast && subnet.PrefixLength < 31); // RFC 3021
         Ipv4Address nextHop;
         if (broadcast || subnet.Contains(destination)) nextHop = destination;
         else if (_stack.Options.Gateway is { } gw) nextHop = gw;

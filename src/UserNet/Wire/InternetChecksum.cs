@@ -88,7 +88,10 @@ public static class InternetChecksum
         ulong sum = (ushort)~checksum;
         sum += (ushort)~oldWord;
         sum += newWord;
-        return (ushort)~FoldTo16(sum);
+        // When everything else sums to zero only 0xFFFF verifies, and 0xFFFF verifies whenever 0x0000 would, so never
+        // produce 0x0000 (the "-0" case RFC 1624 section 3 discusses; an all-zero echo request hits it).
+        var c = (ushort)~FoldTo16(sum);
+        return c == 0 ? (ushort)0xFFFF : c;
     }
 
     /// <summary>Incremental update for a changed 32-bit field (for example an address), RFC 1624.</summary>

@@ -71,7 +71,8 @@ public readonly record struct Ipv4Subnet(Ipv4Address Address, int PrefixLength)
         var slash = s.IndexOf('/');
         if (slash < 0) throw new FormatException($"'{s}' needs a prefix length, as in 10.0.0.2/24");
         var addr = Ipv4Address.Parse(s[..slash]);
-        if (!int.TryParse(s[(slash + 1)..], out var n) || n is < 1 or > 32)
+        var len = s[(slash + 1)..];
+        if (len.Length is < 1 or > 2 || !len.All(char.IsAsciiDigit) || !int.TryParse(len, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) || n is < 1 or > 32)
             throw new FormatException($"'{s}': the prefix length must be 1 to 32");
         return new Ipv4Subnet(addr, n);
     }

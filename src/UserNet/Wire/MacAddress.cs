@@ -33,7 +33,7 @@ public readonly record struct MacAddress(ulong Value) : ISpanFormattable
         ulong v = 0;
         foreach (var p in parts)
         {
-            if (p.Length is 0 or > 2 || !byte.TryParse(p, NumberStyles.HexNumber, null, out var b)) return false;
+            if (p.Length is 0 or > 2 || !byte.TryParse(p, NumberStyles.AllowHexSpecifier, CultureInfo.InvariantCulture, out var b)) return false;
             v = v << 8 | b;
         }
         mac = new MacAddress(v);

@@ -435,8 +435,13 @@ internal sealed class TcpControlBlock
         _dupAcks++;
         uint mss = (uint)_sndMss;
         if (_inRecovery) { _cwnd += mss; return; } // RFC 6582 3.2 step 3: inflate per further duplicate
+        // RFC 5827 early retransmit: with fewer than four segments outstanding and nothing new to send, three
+        // duplicates can never come; retransmit after (outstanding segments - 1) of them instead.
+        int threshold = 3;
+        int outstanding = (int)((_sndMax - _sndUna + _sndMss - 1) / _sndMss);
+        if (outstanding < 4 && _send.Peek().Buffered <= _sndMax - _sndUna) threshold = Math.Max(1, outstanding - 1);
         // RFC 6582 section 4.1: no second fast retransmit for losses from the same window (ACK must pass recover).
-        if (_dupAcks == 3 && (!_recoverSet || _sndUna - 1 > _recover))
+        if (_dupAcks >= threshold && (!_recoverSet || _sndUna - 1 > _recover))
         {
             // Fast retransmit (RFC 5681 3.2 steps 2-4).
             uint flight = (uint)(_sndMax - _sndUna);
@@ -445,8 +450,8 @@ internal sealed class TcpControlBlock
             _recoverSet = true;
             _inRecovery = true;
             _timing = false;
-            RetransmitFirst("tcp fast retransmission (3 duplicate acks)");
-            _cwnd = _ssthresh + 3 * mss;
+            RetransmitFirst(threshold == 3 ? "tcp fast retransmission (3 duplicate acks)" : "tcp early retransmission (RFC 5827)");
+            _cwnd = _ssthresh + (uint)_dupAcks * mss;
         }
     }
 
@@ -568,7 +573,10 @@ internal sealed class TcpControlBlock
             if (_finSent && _sndNxt > _finSeq) return; // everything including the FIN is out
             long unsent = buffered - sentData;
             uint flight = (uint)(_sndNxt - _sndUna);
-            uint window = Math.Min(_sndWnd, _cwnd);
+            // RFC 3042 limited transmit: each of the first two duplicate ACKs lets one new segment out beyond cwnd,
+            // so a small window still produces the duplicates that fast retransmit needs.
+            uint extra = !_inRecovery && _dupAcks is 1 or 2 ? (uint)(_dupAcks * _sndMss) : 0;
+            uint window = Math.Min(_sndWnd, _cwnd + extra);
             long usable = (long)window - flight;
             if (unsent > 0)
             {

@@ -6,6 +6,7 @@ var root = new RootCommand("usernet: a userspace TCP/IP stack on a Linux TAP dev
     UpCommand.Create(),
     PingCommand.Create(),
     DemoCommand.Create(),
+    TraceCommand.Create(),
 };
 
 var parse = root.Parse(args);

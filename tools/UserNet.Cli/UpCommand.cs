@@ -1,4 +1,6 @@
 using System.CommandLine;
+using UserNet.Capture;
+using UserNet.Core;
 using UserNet.Hosting;
 using UserNet.Tracing;
 
@@ -11,9 +13,11 @@ internal static class UpCommand
     {
         var args = new StackArguments();
         var trace = new Option<bool>("--trace") { Description = "print one line per frame in and out, with the layer and its decision" };
+        var pcap = new Option<string?>("--pcap") { Description = "record every frame in and out to FILE (pcapng), each with the stack's decision as its comment", HelpName = "FILE" };
         var cmd = new Command("up", "attach the stack to a TAP and serve until interrupted");
         args.AddTo(cmd);
         cmd.Add(trace);
+        cmd.Add(pcap);
         cmd.SetAction(async (p, ct) =>
         {
             using var device = args.OpenTap(p);
@@ -21,16 +25,35 @@ internal static class UpCommand
             var (stop, regs) = Signals.OnTermination();
             using var _ = regs;
             var host = new StackHost(device, options);
-            if (p.GetValue(trace)) host.Stack.Observer = new TextTracer(Console.Out, DateTime.Now - host.Now);
+            var observers = new List<IFrameObserver>();
+            if (p.GetValue(trace)) observers.Add(new TextTracer(Console.Out, DateTime.Now - host.Now));
+            PcapNgRecorder? recorder = null;
+            if (p.GetValue(pcap) is { } path)
+            {
+                try { recorder = new PcapNgRecorder(new PcapNgWriter(File.Create(path)), (DateTime.UtcNow - DateTime.UnixEpoch - host.Now).Ticks * 100, flushEachFrame: true); }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException($"cannot write {path}: {e.Message}"); }
+                observers.Add(recorder);
+            }
+            host.Stack.Observer = observers.Count switch { 0 => null, 1 => observers[0], _ => new FrameObservers(observers) };
             await host.StartAsync();
             Console.WriteLine($"usernet: up on {device.Name} ip {options.Address} mac {options.Mac} mtu {device.Mtu}");
             try { await Task.Delay(Timeout.Infinite, stop.Token); }
             catch (OperationCanceledException) { }
             await host.DisposeAsync();
+            recorder?.Dispose();
             Console.WriteLine("usernet: down; counters:");
             Console.Write(host.Counters.Format());
             return ExitCodes.Ok;
         });
         return cmd;
+    }
+}
+
+/// <summary>Hands each frame to several observers in turn (tracing and recording at once).</summary>
+internal sealed class FrameObservers(IReadOnlyList<IFrameObserver> observers) : IFrameObserver
+{
+    public void OnFrame(FrameDirection direction, ReadOnlySpan<byte> frame, Layer layer, string decision, TimeSpan time)
+    {
+        foreach (var o in observers) o.OnFrame(direction, frame, layer, decision, time);
     }
 }

@@ -43,6 +43,7 @@ public static class PacketReplay
         var summary = new TcpdumpFormatter(new TcpdumpOptions { Timestamps = TimestampStyle.None });
         var sb = new StringBuilder();
         var sent = new List<CaptureRecord>();
+        var pending = new List<CaptureRecord>(); // sent by this replay, not yet matched with a recorded frame of ours
         sb.Append("replay: stack ").Append(options.Address.ToString()).Append(" mac ").Append(mac.ToString()).Append(" (").Append(macSource).Append("), ")
           .Append(records.Count).Append(records.Count == 1 ? " frame" : " frames").Append('\n');
         long first = records.Count > 0 ? records[0].Timestamp : 0;
@@ -55,12 +56,22 @@ public static class PacketReplay
             sink.Events.Clear();
             stack.Poll(time);
             foreach (var e in sink.Events)
-                AppendSent(sb, summary, e, r.Timestamp, sent, "timer: ");
+                pending.Add(AppendSent(sb, summary, e, r.Timestamp, sent, "timer: "));
             sink.Events.Clear();
             sb.Append('#').Append(i + 1).Append(' ').Append(Seconds(r.Timestamp - first)).Append(' ').Append(summary.Format(r).Replace("\n", "\n    ")).Append('\n');
             if (r.LinkType != LinkTypes.Ethernet)
             {
                 sb.Append("    not an ethernet frame (link type ").Append(r.LinkType).Append("): not fed to the stack\n");
+                continue;
+            }
+            if (IsFromUs(r, mac))
+            {
+                // A frame the recorded stack sent (usernet up --pcap records both ways): feeding it back would only
+                // show the stack ignoring itself. Say instead whether this replay sent the same frame.
+                int match = pending.FindIndex(s => SameIgnoringIpIdentification(s.Data, r.Data));
+                if (match >= 0) pending.RemoveAt(match);
+                sb.Append("    sent by the stack in the recording").Append(r.Comment is { } c ? $" ({c})" : "")
+                  .Append(match >= 0 ? "; this replay sent the same frame\n" : "; this replay did not send it\n");
                 continue;
             }
             var frame = (byte[])r.Data.Clone(); // the stack may work in place; the capture stays as read
@@ -71,17 +82,36 @@ public static class PacketReplay
             sb.Append("    => ").Append(StackCounters.LayerName(decidedAt)).Append(": ")
               .Append(string.IsNullOrEmpty(received?.Decision) ? "no decision recorded" : received!.Decision).Append('\n');
             foreach (var e in sink.Events.Where(e => e.Direction == FrameDirection.Sent))
-                AppendSent(sb, summary, e, r.Timestamp, sent, "");
+                pending.Add(AppendSent(sb, summary, e, r.Timestamp, sent, ""));
         }
         sb.Append('\n').Append("replay: ").Append(records.Count).Append(" in, ").Append(sent.Count).Append(" sent\n");
         return new ReplayResult(sb.ToString(), sent, mac, macSource);
     }
 
-    private static void AppendSent(StringBuilder sb, TcpdumpFormatter summary, FrameEvent e, long timestamp, List<CaptureRecord> sent, string prefix)
+    private static CaptureRecord AppendSent(StringBuilder sb, TcpdumpFormatter summary, FrameEvent e, long timestamp, List<CaptureRecord> sent, string prefix)
     {
         var record = CaptureRecord.Ethernet(timestamp, e.Frame, PcapNgRecorder.Comment(FrameDirection.Sent, e.Decision));
         sent.Add(record);
         sb.Append("    ").Append(prefix).Append("sent: ").Append(summary.Format(record)).Append("  (").Append(e.Decision).Append(")\n");
+        return record;
+    }
+
+    /// <summary>A recorded frame our stack sent: marked so by the recorder's comment, or from our MAC.</summary>
+    private static bool IsFromUs(CaptureRecord r, MacAddress mac) =>
+        r.Comment?.StartsWith("tx: ", StringComparison.Ordinal) == true
+        || (r.Comment is null && r.LinkType == LinkTypes.Ethernet && r.Data.Length >= 12 && MacAddress.Read(r.Data.AsSpan(6)) == mac);
+
+    /// <summary>Equal frames, except for the IPv4 identification (and so the header checksum), which a seeded replay picks anew.</summary>
+    private static bool SameIgnoringIpIdentification(byte[] a, byte[] b)
+    {
+        if (a.Length != b.Length) return false;
+        bool ipv4 = a.Length >= 34 && a[12] == 0x08 && a[13] == 0x00;
+        for (int i = 0; i < a.Length; i++)
+        {
+            if (ipv4 && (i is 18 or 19 or 24 or 25)) continue;
+            if (a[i] != b[i]) return false;
+        }
+        return true;
     }
 
     private static string Seconds(long nanos) =>

@@ -82,6 +82,7 @@ public sealed partial class TcpdumpFormatter
         return parts.Count == 0 ? "none" : string.Join(", ", parts);
     }
 
+    /// <summary>IP options as tcpdump -v names them (RFC 791 section 3.1), comma-separated, stopping at End of Option List.</summary>
     private static void IpOptions(ReadOnlySpan<byte> o, StringBuilder sb)
     {
         bool first = true;
@@ -90,13 +91,34 @@ public sealed partial class TcpdumpFormatter
             if (!first) sb.Append(',');
             first = false;
             byte type = o[i];
-            if (type == 0) { sb.Append("EOL"); i++; continue; }
-            if (type == 1) { sb.Append("NOP"); i++; continue; }
-            if (i + 1 >= o.Length || o[i + 1] < 2 || i + o[i + 1] > o.Length) { sb.Append("[bad length]"); return; }
-            int len = o[i + 1];
-            sb.Append(type switch { 7 => "RR", 68 => "TS", 130 => "security", 131 => "LSRR", 137 => "SSRR", 148 => "RA", _ => $"unknown {type}" });
-            if (type == 148 && len == 4) sb.Append(' ').Append(BinaryPrimitives.ReadUInt16BigEndian(o[(i + 2)..]));
+            int len = type is 0 or 1 ? 1 : i + 1 < o.Length ? o[i + 1] : 0;
+            sb.Append(type switch
+            {
+                0 => "EOL", 1 => "NOP", 7 => "RR", 68 => "timestamp", 130 => "security", 131 => "LSRR", 137 => "SSRR", 148 => "RA",
+                _ => $"unknown {type}",
+            });
+            if (type == 0) return;
+            if (type == 1) { i++; continue; }
+            if (len < 2 || i + len > o.Length) { sb.Append(" [bad length ").Append(len).Append(']'); return; }
+            var option = o.Slice(i, len);
+            if (type is 7 or 131 or 137) Route(option, sb);
+            else if (type == 148 && len >= 4 && U16(option, 2) != 0) sb.Append(" value ").Append(U16(option, 2));
             i += len;
+        }
+    }
+
+    /// <summary>A recorded or source route: the addresses, a comma after those already passed (the pointer).</summary>
+    private static void Route(ReadOnlySpan<byte> option, StringBuilder sb)
+    {
+        int length = option.Length;
+        if (length < 3) { sb.Append(" [bad length ").Append(length).Append(']'); return; }
+        if (((length + 1) & 3) != 0) sb.Append(" [bad length ").Append(length).Append(']');
+        int ptr = option[2] - 1;
+        if (ptr < 3 || ((ptr + 1) & 3) != 0 || ptr > length + 1) sb.Append(" [bad ptr ").Append(option[2]).Append(']');
+        for (int at = 3; at + 4 <= length; at += 4)
+        {
+            sb.Append(' ').Append(new Ipv4Address(BinaryPrimitives.ReadUInt32BigEndian(option[at..])).ToString());
+            if (ptr > at) sb.Append(',');
         }
     }
 
@@ -149,12 +171,15 @@ public sealed partial class TcpdumpFormatter
                     _ => $"redirect-#{code} {rdst} to {gw}",
                 };
                 break;
-            case 9: text = "router advertisement"; break;
+            case 9: text = RouterAdvertisement(m); break;
             case 10: text = "router solicitation"; break;
             case 11: text = code switch { 0 => "time exceeded in-transit", 1 => "ip reassembly time exceeded", _ => $"time exceeded-#{code}" }; break;
             case 12: text = code == 0 ? $"parameter problem - octet {m[4]}" : $"parameter problem - code {code}"; break;
             case 13: text = $"time stamp query id {U16(m, 4)} seq {U16(m, 6)}"; break;
-            case 14: text = $"time stamp reply id {U16(m, 4)} seq {U16(m, 6)}"; break;
+            case 14:
+                if (m.Length < 20) { sb.Append(" [|icmp]"); return; }
+                text = $"time stamp reply id {U16(m, 4)} seq {U16(m, 6)}: org {MillisecondsOfDay(U32(m, 8))}, recv {MillisecondsOfDay(U32(m, 12))}, xmit {MillisecondsOfDay(U32(m, 16))}";
+                break;
             case 15: text = "information request"; break;
             case 16: text = "information reply"; break;
             case 17: text = "address mask request"; break;
@@ -172,6 +197,31 @@ public sealed partial class TcpdumpFormatter
             int innerLength = inner.Length >= 4 ? U16(inner, 2) : 0;
             Ip(inner, innerLength, sb, prefix: !_o.LinkHeader);
         }
+    }
+
+    /// <summary>An RFC 792 timestamp: milliseconds since midnight UT, as HH:MM:SS.mmm.</summary>
+    private static string MillisecondsOfDay(uint t)
+    {
+        uint ms = t % 1000, sec = t / 1000, min = sec / 60, hrs = min / 60;
+        return $"{hrs:D2}:{min % 60:D2}:{sec % 60:D2}.{ms:D3}";
+    }
+
+    /// <summary>RFC 1256 router advertisement: lifetime, then each address with its preference.</summary>
+    private static string RouterAdvertisement(ReadOnlySpan<byte> m)
+    {
+        int lifetime = U16(m, 6), count = m[4], size = m[5];
+        var sb = new StringBuilder("router advertisement lifetime ");
+        if (lifetime < 60) sb.Append(lifetime);
+        else if (lifetime < 3600) sb.Append(lifetime / 60).Append(':').Append((lifetime % 60).ToString("D2"));
+        else sb.Append(lifetime / 3600).Append(':').Append((lifetime % 3600 / 60).ToString("D2")).Append(':').Append((lifetime % 60).ToString("D2"));
+        sb.Append(' ').Append(count).Append(':');
+        if (size != 2) return sb.Append(" [size ").Append(size).Append(']').ToString();
+        for (int i = 0, at = 8; i < count; i++, at += 8)
+        {
+            if (at + 8 > m.Length) return sb.Append(" [|icmp]").ToString();
+            sb.Append(" {").Append(new Ipv4Address(U32(m, at)).ToString()).Append(' ').Append(U32(m, at + 4)).Append('}');
+        }
+        return sb.ToString();
     }
 
     private static string Unreachable(byte code, ReadOnlySpan<byte> m)

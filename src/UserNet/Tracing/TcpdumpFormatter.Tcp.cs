@@ -20,7 +20,7 @@ public sealed partial class TcpdumpFormatter
         sb.Append(src.ToString()).Append('.').Append(sport).Append(" > ").Append(dst.ToString()).Append('.').Append(dport).Append(": ");
         if (t.Length < 20) { sb.Append(" [|tcp]"); return; }
         int hlen = (t[12] >> 4) * 4;
-        if (hlen < 20) { sb.Append("tcp ").Append(length - 20).Append(" [bad hdr length ").Append(hlen).Append(" - too short, < 20]"); return; }
+        if (hlen < 20) { sb.Append(" tcp ").Append(length - hlen).Append(" [bad hdr length ").Append(hlen).Append(" - too short, < 20]"); return; }
         uint seq = U32(t, 4), ack = U32(t, 8);
         byte flags = t[13];
         ushort win = U16(t, 14), urp = U16(t, 18);
@@ -66,7 +66,7 @@ public sealed partial class TcpdumpFormatter
         {
             sb.Append(", options [");
             if (t.Length < hlen) { sb.Append("|tcp]"); return; }
-            TcpOptions(t[20..hlen], rev ? thSeq : thAck, sb);
+            if (!TcpOptions(t[20..hlen], rev ? thSeq : thAck, sb)) return;
         }
         sb.Append(", length ").Append(dataLength);
     }
@@ -86,51 +86,94 @@ public sealed partial class TcpdumpFormatter
         return sb.ToString();
     }
 
-    /// <summary>Options in tcpdump's words; SACK edges are printed relative to <paramref name="sackBase"/>.</summary>
-    private static void TcpOptions(ReadOnlySpan<byte> o, uint sackBase, StringBuilder sb)
+    /// <summary>
+    /// Options in tcpdump's words; SACK edges are printed relative to <paramref name="sackBase"/>. Like tcpdump, a
+    /// known option is read by its own size, and a length byte that disagrees is shown as <c>[len N]</c>. Returns
+    /// false after <c>[bad opt]</c>, where tcpdump ends the line.
+    /// </summary>
+    private static bool TcpOptions(ReadOnlySpan<byte> o, uint sackBase, StringBuilder sb)
     {
-        int i = 0;
+        int i = 0, remaining = o.Length;
         bool first = true;
-        while (i < o.Length)
+        while (remaining > 0)
         {
             if (!first) sb.Append(',');
-            first = false;
-            byte kind = o[i];
-            int len;
-            if (kind is 0 or 1) len = 1;
-            else
+            byte kind = o[i++];
+            int len = 1;
+            if (kind is not (0 or 1))
             {
-                if (i + 1 >= o.Length) { sb.Append(OptionName(kind)).Append("[bad opt]]"); return; }
-                len = o[i + 1];
-                if (len < 2 || len > o.Length - i) { sb.Append(OptionName(kind)).Append("[bad opt]]"); return; }
+                if (remaining < 2) return BadOption(sb, first);
+                len = o[i++];
+                if (len < 2 || len > remaining) return BadOption(sb, first);
+                remaining--;
             }
-            var data = o.Slice(i + (len == 1 ? 1 : 2), Math.Max(0, len - 2));
+            remaining--;
             sb.Append(OptionName(kind));
-            int expected = len;
+            int datalen = 0;
             switch (kind)
             {
-                case 0: case 1: break;
-                case 2: if (data.Length < 2) { sb.Append("[bad opt]]"); return; } sb.Append(' ').Append(U16(data, 0)); expected = 4; break;
-                case 3: if (data.Length < 1) { sb.Append("[bad opt]]"); return; } sb.Append(' ').Append(data[0]); expected = 3; break;
-                case 4: expected = 2; break;
+                case 2:
+                    datalen = 2;
+                    if (datalen > remaining) return BadOption(sb, first);
+                    sb.Append(' ').Append(U16(o, i));
+                    break;
+                case 3:
+                    datalen = 1;
+                    if (datalen > remaining) return BadOption(sb, first);
+                    sb.Append(' ').Append(o[i]);
+                    break;
                 case 5:
-                    sb.Append(' ').Append(data.Length / 8).Append(' ');
-                    for (int b = 0; b + 8 <= data.Length; b += 8)
-                        sb.Append('{').Append(U32(data, b) - sackBase).Append(':').Append(U32(data, b + 4) - sackBase).Append('}');
-                    if (data.Length % 8 != 0) sb.Append(" invalid sack");
+                    datalen = len - 2;
+                    if (datalen % 8 != 0) sb.Append(" invalid sack");
+                    else
+                    {
+                        sb.Append(' ').Append(datalen / 8).Append(' ');
+                        for (int b = 0; b < datalen; b += 8)
+                        {
+                            if (b + 8 > remaining) return BadOption(sb, first);
+                            sb.Append('{').Append(U32(o, i + b) - sackBase).Append(':').Append(U32(o, i + b + 4) - sackBase).Append('}');
+                        }
+                    }
+                    break;
+                case 6: case 7: case 11: case 12: case 13:
+                    datalen = 4;
+                    if (datalen > remaining) return BadOption(sb, first);
+                    sb.Append(' ').Append(U32(o, i));
                     break;
                 case 8:
-                    if (data.Length < 8) { sb.Append("[bad opt]]"); return; }
-                    sb.Append(" val ").Append(U32(data, 0)).Append(" ecr ").Append(U32(data, 4)); expected = 10; break;
+                    datalen = 8;
+                    if (datalen > remaining) return BadOption(sb, first);
+                    sb.Append(" val ").Append(U32(o, i)).Append(" ecr ").Append(U32(o, i + 4));
+                    break;
+                case 19:
+                    datalen = 16;
+                    if (datalen > remaining) return BadOption(sb, first);
+                    sb.Append(" shared secret not supplied with -M, can't check - ").Append(Convert.ToHexString(o.Slice(i, 16)).ToLowerInvariant());
+                    break;
+                case 0: case 1: case 4:
+                    break;
                 default:
-                    if (data.Length > 0) sb.Append(" 0x").Append(Convert.ToHexString(data).ToLowerInvariant());
+                    datalen = len - 2;
+                    if (datalen > remaining) return BadOption(sb, first);
+                    if (datalen > 0) sb.Append(" 0x").Append(Convert.ToHexString(o.Slice(i, datalen)).ToLowerInvariant());
                     break;
             }
+            i += datalen;
+            remaining -= datalen;
+            int expected = datalen + (kind is 0 or 1 ? 1 : 2);
             if (expected != len) sb.Append("[len ").Append(len).Append(']');
-            i += len;
+            first = false;
             if (kind == 0) break;
         }
         sb.Append(']');
+        return true;
+    }
+
+    private static bool BadOption(StringBuilder sb, bool first)
+    {
+        sb.Append("[bad opt]");
+        if (!first) sb.Append(']');
+        return false;
     }
 
     private static string OptionName(byte kind) => kind switch

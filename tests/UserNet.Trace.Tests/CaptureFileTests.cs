@@ -120,6 +120,23 @@ public sealed class CaptureFileTests
     }
 
     [Fact]
+    public void Reads_nanosecond_pcap_that_tcpdump_writes()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"usernet-{Guid.NewGuid():N}.pcap");
+        try
+        {
+            var r = Shell.Tool("tcpdump", "-r", Repo.Fixture("live.pcap"), "--time-stamp-precision", "nano", "-w", path);
+            Assert.True(r.ExitCode == 0, r.Stderr);
+            Assert.Equal(0xA1B23C4Du, BinaryPrimitives.ReadUInt32LittleEndian(File.ReadAllBytes(path)));
+            var micro = Repo.ReadAll(Repo.Fixture("live.pcap"));
+            var nano = Repo.ReadAll(path);
+            Assert.Equal(micro.Count, nano.Count);
+            for (int i = 0; i < micro.Count; i++) AssertSame(micro[i], nano[i], 1, comments: false);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
     public void Tshark_reads_what_we_write_comments_included()
     {
         var path = Path.Combine(Path.GetTempPath(), $"usernet-{Guid.NewGuid():N}.pcapng");

@@ -82,78 +82,46 @@ public sealed class CliTests
     [Fact]
     public void Trace_i_captures_live_from_a_tap_while_the_kernel_pings_the_stack()
     {
-        if (Environment.UserName != "root") throw new InvalidOperationException("this test needs root (network namespaces)");
-        var ns = $"untrace-live-{Guid.NewGuid().ToString("N")[..8]}";
-        Shell.Run("ip", ["netns", "add", ns]);
-        var started = new List<Process>();
+        using var ns = LiveNamespace.WithTap("live", "10.82.0.1/24");
+        var up = ns.Start("up", "--tap", "tap0", "--ip", "10.82.0.2/24", "--mac", "02:00:00:00:82:02");
+        up.WaitFor("usernet: up");
+        var trace = ns.Start("trace", "-i", "tap0", "-c", "6", "-t");
+        trace.WaitFor("usernet trace: listening on tap0", stderr: true);
+        var ping = ns.Exec("ping", "-c", "2", "-i", "0.2", "-W", "2", "10.82.0.2");
+        Assert.True(ping.ExitCode == 0, ping.Stdout + ping.Stderr);
+        Assert.True(trace.Process.WaitForExit(TimeSpan.FromSeconds(20)), "trace did not stop after -c 6\n" + trace.Output);
+        trace.Process.WaitForExit();
+        var lines = Repo.Lines(trace.Output);
+        Assert.Equal(6, lines.Length);
+        Assert.Equal("ARP, Request who-has 10.82.0.2 tell 10.82.0.1, length 28", lines[0]);
+        Assert.Equal("ARP, Reply 10.82.0.2 is-at 02:00:00:00:82:02, length 28", lines[1]);
+        Assert.StartsWith("IP 10.82.0.1 > 10.82.0.2: ICMP echo request, id ", lines[2]);
+        Assert.StartsWith("IP 10.82.0.2 > 10.82.0.1: ICMP echo reply, id ", lines[3]);
+        Assert.EndsWith(", seq 2, length 64", lines[5]);
+    }
+
+    /// <summary>usernet up --pcap records what the stack received and sent, with its decisions as comments tshark shows.</summary>
+    [Fact]
+    public void Up_pcap_records_every_frame_with_the_stacks_decision()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"usernet-{Guid.NewGuid():N}.pcapng");
         try
         {
-            Exec(ns, "ip", "link", "set", "lo", "up");
-            Exec(ns, "ip", "tuntap", "add", "dev", "tap0", "mode", "tap");
-            Exec(ns, "sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/tap0/disable_ipv6");
-            Exec(ns, "ip", "link", "set", "tap0", "up");
-            Exec(ns, "ip", "addr", "add", "10.82.0.1/24", "dev", "tap0");
-            var up = Start(started, ns, "up", "--tap", "tap0", "--ip", "10.82.0.2/24", "--mac", "02:00:00:00:82:02");
-            WaitFor(up, "usernet: up");
-            var trace = Start(started, ns, "trace", "-i", "tap0", "-c", "6", "-t");
-            WaitFor(trace, "usernet trace: listening on tap0", stderr: true);
-            var ping = Shell.Run("ip", ["netns", "exec", ns, "ping", "-c", "2", "-i", "0.2", "-W", "2", "10.82.0.2"]);
-            Assert.True(ping.ExitCode == 0, ping.Stdout + ping.Stderr);
-            Assert.True(trace.Process.WaitForExit(TimeSpan.FromSeconds(20)), "trace did not stop after -c 6\n" + trace.Output);
-            trace.Process.WaitForExit();
-            var lines = Repo.Lines(trace.Output);
-            Assert.Equal(6, lines.Length);
-            Assert.Equal("ARP, Request who-has 10.82.0.2 tell 10.82.0.1, length 28", lines[0]);
-            Assert.Equal("ARP, Reply 10.82.0.2 is-at 02:00:00:00:82:02, length 28", lines[1]);
-            Assert.StartsWith("IP 10.82.0.1 > 10.82.0.2: ICMP echo request, id ", lines[2]);
-            Assert.StartsWith("IP 10.82.0.2 > 10.82.0.1: ICMP echo reply, id ", lines[3]);
-            Assert.EndsWith(", seq 2, length 64", lines[5]);
+            using (var ns = LiveNamespace.WithTap("pcap", "10.83.0.1/24"))
+            {
+                var up = ns.Start("up", "--tap", "tap0", "--ip", "10.83.0.2/24", "--mac", "02:00:00:00:83:02", "--pcap", path);
+                up.WaitFor("usernet: up");
+                var ping = ns.Exec("ping", "-c", "1", "-W", "2", "10.83.0.2");
+                Assert.True(ping.ExitCode == 0, ping.Stdout + ping.Stderr);
+                Assert.Equal(0, up.Terminate());
+            }
+            var t = Shell.Tool("tshark", "-r", path, "-T", "fields", "-e", "frame.comment");
+            Assert.True(t.ExitCode == 0, t.Stderr);
+            Assert.Equal(["tx: arp announcement (gratuitous)", "rx: arp request for us -> reply", "tx: arp reply", "rx: icmp echo request -> reply", "tx: icmp echo reply"],
+                Repo.Lines(t.Stdout));
+            // And our own reader agrees, frame for frame.
+            Assert.Equal(Repo.Lines(t.Stdout), Repo.ReadAll(path).Select(r => r.Comment).ToArray());
         }
-        finally
-        {
-            foreach (var p in started) { try { if (!p.HasExited) p.Kill(entireProcessTree: true); } catch (InvalidOperationException) { } }
-            Shell.Run("ip", ["netns", "del", ns]);
-        }
-    }
-
-    private static void Exec(string ns, params string[] args)
-    {
-        var r = Shell.Run("ip", ["netns", "exec", ns, .. args]);
-        if (r.ExitCode != 0) throw new InvalidOperationException($"{string.Join(' ', args)}: {r.Stderr}");
-    }
-
-    private sealed class Running(Process p)
-    {
-        public readonly System.Text.StringBuilder Out = new(), Err = new();
-        public Process Process => p;
-        public string Output { get { lock (Out) return Out.ToString(); } }
-        public string Errors { get { lock (Err) return Err.ToString(); } }
-    }
-
-    private static Running Start(List<Process> started, string ns, params string[] args)
-    {
-        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in (string[])["netns", "exec", ns, .. Cli.Command, .. args]) psi.ArgumentList.Add(a);
-        var p = new Process { StartInfo = psi };
-        var r = new Running(p);
-        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (r.Out) r.Out.AppendLine(e.Data); };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (r.Err) r.Err.AppendLine(e.Data); };
-        p.Start();
-        started.Add(p);
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
-        return r;
-    }
-
-    private static void WaitFor(Running r, string prefix, bool stderr = false)
-    {
-        var until = DateTime.UtcNow.AddSeconds(30);
-        while (DateTime.UtcNow < until)
-        {
-            if ((stderr ? r.Errors : r.Output).Contains(prefix)) return;
-            if (r.Process.HasExited) break;
-            Thread.Sleep(20);
-        }
-        throw new TimeoutException($"no '{prefix}'; stdout:\n{r.Output}\nstderr:\n{r.Errors}");
+        finally { File.Delete(path); }
     }
 }

@@ -73,3 +73,96 @@ internal static class Cli
         }
     }
 }
+
+/// <summary>
+/// A network namespace made for one test, with a TAP whose kernel side is addressed, deleted with the test (also
+/// on failure). Every command runs as a whole process inside it, so no packet leaves it.
+/// </summary>
+internal sealed class LiveNamespace : IDisposable
+{
+    private readonly List<Process> _started = new();
+    public string Name { get; }
+
+    private LiveNamespace(string name) => Name = name;
+
+    public static LiveNamespace WithTap(string purpose, string kernelCidr)
+    {
+        if (Environment.UserName != "root") throw new InvalidOperationException("this test needs root (network namespaces and TAPs)");
+        var ns = new LiveNamespace($"untrace-{purpose}-{Guid.NewGuid().ToString("N")[..8]}");
+        var add = Shell.Run("ip", ["netns", "add", ns.Name]);
+        if (add.ExitCode != 0) throw new InvalidOperationException("ip netns add failed: " + add.Stderr);
+        try
+        {
+            ns.Check("ip", "link", "set", "lo", "up");
+            ns.Check("ip", "tuntap", "add", "dev", "tap0", "mode", "tap");
+            ns.Check("sh", "-c", "echo 1 > /proc/sys/net/ipv6/conf/tap0/disable_ipv6");
+            ns.Check("ip", "link", "set", "tap0", "up");
+            ns.Check("ip", "addr", "add", kernelCidr, "dev", "tap0");
+        }
+        catch { ns.Dispose(); throw; }
+        return ns;
+    }
+
+    public Shell.Result Exec(params string[] args) => Shell.Run("ip", ["netns", "exec", Name, .. args]);
+
+    private void Check(params string[] args)
+    {
+        var r = Exec(args);
+        if (r.ExitCode != 0) throw new InvalidOperationException($"{string.Join(' ', args)} failed: {r.Stderr}");
+    }
+
+    /// <summary>Starts the usernet CLI inside the namespace, collecting its output as it comes.</summary>
+    public Running Start(params string[] args)
+    {
+        var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in (string[])["netns", "exec", Name, .. Cli.Command, .. args]) psi.ArgumentList.Add(a);
+        var p = new Process { StartInfo = psi };
+        var r = new Running(p);
+        p.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (r.Out) r.Out.AppendLine(e.Data); };
+        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (r.Err) r.Err.AppendLine(e.Data); };
+        p.Start();
+        _started.Add(p);
+        p.BeginOutputReadLine();
+        p.BeginErrorReadLine();
+        return r;
+    }
+
+    public void Dispose()
+    {
+        foreach (var p in _started)
+        {
+            try { if (!p.HasExited) p.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+        }
+        Shell.Run("ip", ["netns", "del", Name]);
+    }
+
+    internal sealed class Running(Process p)
+    {
+        public readonly System.Text.StringBuilder Out = new(), Err = new();
+        public Process Process => p;
+        public string Output { get { lock (Out) return Out.ToString(); } }
+        public string Errors { get { lock (Err) return Err.ToString(); } }
+
+        public void WaitFor(string text, bool stderr = false)
+        {
+            var until = DateTime.UtcNow.AddSeconds(30);
+            while (DateTime.UtcNow < until)
+            {
+                if ((stderr ? Errors : Output).Contains(text)) return;
+                if (p.HasExited) break;
+                Thread.Sleep(20);
+            }
+            throw new TimeoutException($"no '{text}'; stdout:\n{Output}\nstderr:\n{Errors}");
+        }
+
+        /// <summary>SIGTERM, as Ctrl-C or systemd would; waits for a clean exit.</summary>
+        public int Terminate()
+        {
+            // ip netns exec replaces itself with the command, so this pid is usernet's.
+            Tmds.Linux.LibC.kill(p.Id, Tmds.Linux.LibC.SIGTERM);
+            if (!p.WaitForExit(TimeSpan.FromSeconds(30))) throw new TimeoutException("usernet did not exit after SIGTERM");
+            p.WaitForExit();
+            return p.ExitCode;
+        }
+    }
+}

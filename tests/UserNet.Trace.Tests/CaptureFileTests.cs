@@ -76,26 +76,26 @@ public sealed class CaptureFileTests
         return list;
     }
 
-    [Fact]
-    public void Pcapng_skips_unknown_blocks_and_reads_simple_packets_and_microsecond_interfaces()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Pcapng_skips_unknown_blocks_and_reads_simple_packets_in_either_byte_order(bool bigEndian)
     {
         var ms = new MemoryStream();
+        byte[] U32(uint v) { var b = new byte[4]; if (bigEndian) BinaryPrimitives.WriteUInt32BigEndian(b, v); else BinaryPrimitives.WriteUInt32LittleEndian(b, v); return b; }
+        byte[] U16(ushort v) { var b = new byte[2]; if (bigEndian) BinaryPrimitives.WriteUInt16BigEndian(b, v); else BinaryPrimitives.WriteUInt16LittleEndian(b, v); return b; }
+        byte[] Words(params uint[] words) => words.SelectMany(U32).ToArray();
         void Block(uint type, byte[] body)
         {
-            var b = new byte[12 + body.Length];
-            BinaryPrimitives.WriteUInt32LittleEndian(b, type);
-            BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(4), (uint)b.Length);
-            body.CopyTo(b, 8);
-            BinaryPrimitives.WriteUInt32LittleEndian(b.AsSpan(b.Length - 4), (uint)b.Length);
-            ms.Write(b);
+            uint length = (uint)(12 + body.Length);
+            ms.Write(U32(type)); ms.Write(U32(length)); ms.Write(body); ms.Write(U32(length));
         }
-        byte[] Le(params uint[] words) => words.SelectMany(w => BitConverter.GetBytes(w)).ToArray();
-        Block(0x0A0D0D0A, [.. Le(0x1A2B3C4D), 1, 0, 0, 0, .. BitConverter.GetBytes(-1L)]);
-        Block(1, [1, 0, 0, 0, .. Le(0)]);                          // Ethernet, no options: microseconds
-        Block(0x0BAD, Le(1, 2, 3));                                // a custom or unknown block
-        Block(4, Le(0));                                           // name resolution: skipped
-        Block(6, [.. Le(0, 0, 1_500_000, 4, 4), 9, 9, 9, 9]);      // 1.5 s after the epoch
-        Block(3, [.. Le(4), 7, 7, 7, 7]);                          // a simple packet block
+        Block(0x0A0D0D0A, [.. U32(0x1A2B3C4D), .. U16(1), .. U16(0), .. Words(0xFFFFFFFF, 0xFFFFFFFF)]);
+        Block(1, [.. U16(1), .. U16(0), .. U32(0)]);                // Ethernet, no options: microseconds
+        Block(0x0BAD, Words(1, 2, 3));                              // a custom or unknown block
+        Block(4, Words(0));                                         // name resolution: skipped
+        Block(6, [.. Words(0, 0, 1_500_000, 4, 4), 9, 9, 9, 9]);    // 1.5 s after the epoch
+        Block(3, [.. U32(4), 7, 7, 7, 7]);                          // a simple packet block
         var records = RoundTripRaw(ms.ToArray());
         Assert.Equal(2, records.Count);
         Assert.Equal(1_500_000_000L, records[0].Timestamp);

@@ -24,6 +24,7 @@ public sealed class CliTests
     [InlineData("not an IPv4 address", "replay", "x.pcap", "--ip", "10.0.0.300/24")]
     [InlineData("no such file", "replay", "/nonexistent/x.pcap", "--ip", "10.0.0.2/24")]
     [InlineData("not a pcap or pcapng file", "trace", "-r", "/proc/self/cmdline")]
+    [InlineData("no interface named nosuch0", "trace", "-i", "nosuch0")]
     public void A_bad_command_line_gets_one_clear_line_and_exit_2(string expected, params string[] args) =>
         AssertOneLineError(Shell.Usernet(args), expected);
 

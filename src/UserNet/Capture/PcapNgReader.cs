@@ -53,7 +53,8 @@ public sealed class PcapNgReader : ICaptureReader
             int n = CaptureFile.ReadFully(_stream, head[have..]) + have;
             if (n == 0) return null;
             if (n < 8) throw new CaptureFormatException(blockOffset, $"pcapng block header truncated ({n} of 8 bytes)");
-            uint type = BinaryPrimitives.ReadUInt32LittleEndian(head); // the SHB type reads the same either way
+            // The SHB type is a palindrome, so it reads the same in either byte order; other blocks are in the section's.
+            uint type = BinaryPrimitives.ReadUInt32LittleEndian(head) == SectionHeaderBlockType ? SectionHeaderBlockType : U32(head);
             byte[] body;
             if (type == SectionHeaderBlockType)
             {

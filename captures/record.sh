@@ -12,10 +12,13 @@ cleanup() { [ -n "$up_pid" ] && kill "$up_pid" 2>/dev/null; ip netns del "$ns" 2
 trap cleanup EXIT
 "$usernet" --help >/dev/null # build first, outside the timing of the captures
 
-start() { # NAME: a fresh namespace and TAP, the stack up and recording
+fresh() { # a fresh namespace with a TAP whose kernel side is 10.50.0.1/24
   ip netns del "$ns" 2>/dev/null || true
   ip netns add "$ns"
   ip netns exec "$ns" sh -c 'ip link set lo up; ip tuntap add dev tap0 mode tap; echo 1 > /proc/sys/net/ipv6/conf/tap0/disable_ipv6; ip link set tap0 up; ip addr add 10.50.0.1/24 dev tap0'
+}
+start() { # NAME: a fresh namespace and TAP, the stack up and recording
+  fresh
   ip netns exec "$ns" "$usernet" up --tap tap0 --ip 10.50.0.2/24 --mac $mac --pcap "$here/$1.pcapng" > "/tmp/$ns.out" &
   up_pid=$!
   for _ in $(seq 100); do grep -q "usernet: up" "/tmp/$ns.out" 2>/dev/null && break; sleep 0.1; done
@@ -38,6 +41,13 @@ NAME=ping-reply-needs-arp; if want "$@"; then
   ip netns exec "$ns" ip neigh replace 10.50.0.2 lladdr $mac dev tap0 nud permanent
   ip netns exec "$ns" ping -c 1 -W 2 10.50.0.2 >/dev/null
   stop
+fi
+
+NAME=stack-pings-kernel; if want "$@"; then
+  # usernet ping: the stack must resolve the kernel's MAC before its first request can leave.
+  fresh
+  ip netns exec "$ns" "$usernet" ping --tap tap0 --ip 10.50.0.2/24 --mac $mac -c 2 -i 0.3 -W 2 --pcap "$here/$NAME.pcapng" 10.50.0.1 >/dev/null
+  ip netns del "$ns"
 fi
 
 NAME=malformed-frames; if want "$@"; then

@@ -132,4 +132,16 @@ public sealed class RecorderAndReplayTests
         Assert.Contains("    arp: only 20 bytes, a packet needs 28", t);
         Assert.Contains("this replay sent the same frame", t);
     }
+
+    [Fact]
+    public void A_recording_of_the_stack_pinging_replays_its_ping_client_too()
+    {
+        var result = PacketReplay.Run(Repo.ReadAll(Path.Combine(Repo.Captures, "stack-pings-kernel.pcapng")), new ReplayOptions { Address = Ipv4Subnet.Parse("10.50.0.2/24") });
+        var t = result.Transcript;
+        Assert.Contains("the ping client asks the stack to send an echo request to 10.50.0.1", t);
+        Assert.Contains("(tx: arp request); this replay sent the same frame", t);
+        Assert.Contains("(tx: ip datagram (was waiting for arp)); this replay sent the same frame", t);
+        Assert.DoesNotContain("matches no ping", t);
+        Assert.Equal(2, t.Split("=> icmp: icmp echo reply -> ping").Length - 1);
+    }
 }

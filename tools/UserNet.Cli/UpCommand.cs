@@ -13,7 +13,7 @@ internal static class UpCommand
     {
         var args = new StackArguments();
         var trace = new Option<bool>("--trace") { Description = "print one line per frame in and out, with the layer and its decision" };
-        var pcap = new Option<string?>("--pcap") { Description = "record every frame in and out to FILE (pcapng), each with the stack's decision as its comment", HelpName = "FILE" };
+        var pcap = PcapOption.Create();
         var cmd = new Command("up", "attach the stack to a TAP and serve until interrupted");
         args.AddTo(cmd);
         cmd.Add(trace);
@@ -27,13 +27,8 @@ internal static class UpCommand
             var host = new StackHost(device, options);
             var observers = new List<IFrameObserver>();
             if (p.GetValue(trace)) observers.Add(new TextTracer(Console.Out, DateTime.Now - host.Now));
-            PcapNgRecorder? recorder = null;
-            if (p.GetValue(pcap) is { } path)
-            {
-                try { recorder = new PcapNgRecorder(new PcapNgWriter(File.Create(path)), (DateTime.UtcNow - DateTime.UnixEpoch - host.Now).Ticks * 100, flushEachFrame: true); }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException($"cannot write {path}: {e.Message}"); }
-                observers.Add(recorder);
-            }
+            var recorder = PcapOption.OpenRecorder(p.GetValue(pcap), host);
+            if (recorder is not null) observers.Add(recorder);
             host.Stack.Observer = observers.Count switch { 0 => null, 1 => observers[0], _ => new FrameObservers(observers) };
             await host.StartAsync();
             Console.WriteLine($"usernet: up on {device.Name} ip {options.Address} mac {options.Mac} mtu {device.Mtu}");
@@ -55,5 +50,20 @@ internal sealed class FrameObservers(IReadOnlyList<IFrameObserver> observers) : 
     public void OnFrame(FrameDirection direction, ReadOnlySpan<byte> frame, Layer layer, string decision, TimeSpan time)
     {
         foreach (var o in observers) o.OnFrame(direction, frame, layer, decision, time);
+    }
+}
+
+/// <summary>--pcap FILE: record every frame a stack receives and sends, with its decisions, as pcapng.</summary>
+internal static class PcapOption
+{
+    public static Option<string?> Create() =>
+        new("--pcap") { Description = "record every frame in and out to FILE (pcapng), each with the stack's decision as its comment", HelpName = "FILE" };
+
+    /// <summary>Opens the recorder (frames flushed one by one, so a killed process leaves a readable file), or null.</summary>
+    public static PcapNgRecorder? OpenRecorder(string? path, StackHost host)
+    {
+        if (path is null) return null;
+        try { return new PcapNgRecorder(new PcapNgWriter(File.Create(path)), (DateTime.UtcNow - DateTime.UnixEpoch - host.Now).Ticks * 100, flushEachFrame: true); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException($"cannot write {path}: {e.Message}"); }
     }
 }

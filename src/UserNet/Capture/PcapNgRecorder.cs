@@ -10,6 +10,7 @@ namespace UserNet.Capture;
 public sealed class PcapNgRecorder(ICaptureWriter writer, long epochAtStackZero, bool flushEachFrame = false) : IFrameObserver, IDisposable
 {
     private readonly object _gate = new();
+    private bool _disposed;
 
     public int Frames { get; private set; }
 
@@ -18,6 +19,7 @@ public sealed class PcapNgRecorder(ICaptureWriter writer, long epochAtStackZero,
         var record = CaptureRecord.Ethernet(epochAtStackZero + time.Ticks * 100, frame, Comment(direction, decision));
         lock (_gate)
         {
+            if (_disposed) return; // a frame after the recording was closed (a host still stopping) is not recorded
             writer.Write(record);
             Frames++;
             if (flushEachFrame) writer.Flush();
@@ -29,6 +31,11 @@ public sealed class PcapNgRecorder(ICaptureWriter writer, long epochAtStackZero,
 
     public void Dispose()
     {
-        lock (_gate) writer.Dispose();
+        lock (_gate)
+        {
+            if (_disposed) return;
+            _disposed = true;
+            writer.Dispose();
+        }
     }
 }

@@ -44,6 +44,9 @@ public static class PacketReplay
         var sb = new StringBuilder();
         var sent = new List<CaptureRecord>();
         var pending = new List<CaptureRecord>(); // sent by this replay, not yet matched with a recorded frame of ours
+        var issued = new HashSet<int>();         // recorded echo requests of a ping client that the replay has issued
+        var pinger = new ReplayPinger();
+        stack.EchoListener = pinger;
         sb.Append("replay: stack ").Append(options.Address.ToString()).Append(" mac ").Append(mac.ToString()).Append(" (").Append(macSource).Append("), ")
           .Append(records.Count).Append(records.Count == 1 ? " frame" : " frames").Append('\n');
         long first = records.Count > 0 ? records[0].Timestamp : 0;
@@ -69,6 +72,19 @@ public static class PacketReplay
                 // A frame the recorded stack sent (usernet up --pcap records both ways): feeding it back would only
                 // show the stack ignoring itself. Say instead whether this replay sent the same frame.
                 int match = pending.FindIndex(s => SameIgnoringIpIdentification(s.Data, r.Data));
+                if (match < 0 && ApplicationRequestBehind(records, i, mac) is int source && issued.Add(source))
+                {
+                    // The recorded stack sent this because its ping client asked: ask the replay's stack the same.
+                    var (to, id, seq, data) = EchoRequestOf(records[source].Data);
+                    pinger.Requested.Add((id, seq));
+                    sb.Append("    the ping client asks the stack to send an echo request to ").Append(to.ToString())
+                      .Append(" id ").Append(id).Append(" seq ").Append(seq).Append('\n');
+                    sink.Events.Clear();
+                    stack.SendEchoRequest(to, id, seq, data, time);
+                    foreach (var e in sink.Events) pending.Add(AppendSent(sb, summary, e, r.Timestamp, sent, ""));
+                    sink.Events.Clear();
+                    match = pending.FindIndex(s => SameIgnoringIpIdentification(s.Data, r.Data));
+                }
                 if (match >= 0) pending.RemoveAt(match);
                 sb.Append("    sent by the stack in the recording").Append(r.Comment is { } c ? $" ({c})" : "")
                   .Append(match >= 0 ? "; this replay sent the same frame\n" : "; this replay did not send it\n");
@@ -79,8 +95,12 @@ public static class PacketReplay
             var received = sink.Events.FirstOrDefault(e => e.Direction == FrameDirection.Received);
             Layer decidedAt = received?.Layer ?? Layer.Ethernet;
             foreach (var line in LayerLines(r.Data, decidedAt, mac, ip)) sb.Append("    ").Append(line).Append('\n');
-            sb.Append("    => ").Append(StackCounters.LayerName(decidedAt)).Append(": ")
-              .Append(string.IsNullOrEmpty(received?.Decision) ? "no decision recorded" : received!.Decision).Append('\n');
+            string decision = string.IsNullOrEmpty(received?.Decision) ? "no decision recorded" : received!.Decision;
+            sb.Append("    => ").Append(StackCounters.LayerName(decidedAt)).Append(": ").Append(decision).Append('\n');
+            // A capture made by usernet up --pcap says what the recorded stack decided; a different decision now is
+            // worth a learner's (and a reviewer's) attention.
+            if (r.Comment is { } recorded && recorded.StartsWith("rx: ", StringComparison.Ordinal) && recorded[4..] != decision)
+                sb.Append("    (the recorded stack decided otherwise: ").Append(recorded[4..]).Append(")\n");
             foreach (var e in sink.Events.Where(e => e.Direction == FrameDirection.Sent))
                 pending.Add(AppendSent(sb, summary, e, r.Timestamp, sent, ""));
         }
@@ -94,6 +114,47 @@ public static class PacketReplay
         sent.Add(record);
         sb.Append("    ").Append(prefix).Append("sent: ").Append(summary.Format(record)).Append("  (").Append(e.Decision).Append(")\n");
         return record;
+    }
+
+    /// <summary>
+    /// The index of the recorded echo request of ours that a ping client asked for and that frame <paramref name="i"/>
+    /// (a frame we sent) stands for: the frame itself, or, for an ARP request, the echo request that waited for it.
+    /// </summary>
+    private static int? ApplicationRequestBehind(IReadOnlyList<CaptureRecord> records, int i, MacAddress mac)
+    {
+        var f = records[i].Data;
+        if (IsEchoRequest(f)) return i;
+        if (f.Length < 14 + ArpPacket.Length || f[12] != 0x08 || f[13] != 0x06) return null;
+        var target = new ArpPacket(f.AsSpan(14)).TargetProtocolAddress;
+        for (int j = i + 1; j < records.Count; j++)
+        {
+            var g = records[j].Data;
+            if (IsFromUs(records[j], mac) && IsEchoRequest(g) && new Ipv4Header(g.AsSpan(14)).Destination == target) return j;
+        }
+        return null;
+    }
+
+    private static bool IsEchoRequest(byte[] f)
+    {
+        if (f.Length < 14 + 20 + 8 || f[12] != 0x08 || f[13] != 0x00) return false;
+        if (Ipv4Header.TryParse(f.AsSpan(14), out var ip) != Ipv4ParseError.None || ip.Protocol != IpProtocol.Icmp || ip.IsFragment) return false;
+        return ip.Payload.Length >= IcmpMessage.HeaderLength && ip.Payload[0] == IcmpType.EchoRequest;
+    }
+
+    private static (Ipv4Address To, ushort Id, ushort Seq, byte[] Data) EchoRequestOf(byte[] f)
+    {
+        var copy = (byte[])f.Clone();
+        Ipv4Header.TryParse(copy.AsSpan(14), out var ip); // checked by IsEchoRequest
+        var m = new IcmpMessage(ip.Payload);
+        return (ip.Destination, m.Identifier, m.SequenceNumber, m.Data.ToArray());
+    }
+
+    /// <summary>The replay's ping client: it takes the replies to the requests it made.</summary>
+    private sealed class ReplayPinger : IEchoReplyListener
+    {
+        public readonly HashSet<(ushort, ushort)> Requested = new();
+        public bool OnEchoReply(Ipv4Address from, ushort identifier, ushort sequence, byte ttl, ReadOnlySpan<byte> data, TimeSpan time) =>
+            Requested.Contains((identifier, sequence));
     }
 
     /// <summary>A recorded frame our stack sent: marked so by the recorder's comment, or from our MAC.</summary>

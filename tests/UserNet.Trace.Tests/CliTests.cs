@@ -57,6 +57,24 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void Replay_of_a_truncated_file_replays_the_good_frames_then_names_the_offset()
+    {
+        var source = Path.Combine(Repo.Captures, "arp-and-ping.pcapng");
+        var bytes = File.ReadAllBytes(source);
+        var path = Path.Combine(Path.GetTempPath(), $"usernet-{Guid.NewGuid():N}.pcapng");
+        try
+        {
+            File.WriteAllBytes(path, bytes[..(bytes.Length - 10)]);
+            var r = Shell.Usernet("replay", path, "--ip", "10.50.0.2/24");
+            AssertOneLineError(r, "byte offset");
+            Assert.Contains("after 6 good packets", r.Stderr);
+            Assert.Contains("#6 ", r.Stdout);
+            Assert.DoesNotContain("#7 ", r.Stdout);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
     public void Trace_w_writes_a_capture_and_replay_out_writes_what_the_stack_sent_with_comments()
     {
         var dir = Directory.CreateTempSubdirectory("usernet-").FullName;

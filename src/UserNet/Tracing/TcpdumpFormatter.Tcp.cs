@@ -37,6 +37,7 @@ public sealed partial class TcpdumpFormatter
             var key = rev ? new TcpConversation(dst.Value, dport, src.Value, sport) : new TcpConversation(src.Value, sport, dst.Value, dport);
             if (!_tcpInitial.TryGetValue(key, out var initial) || (flags & Syn) != 0)
             {
+                if (_tcpInitial.Count >= MaxTcpConversations) _tcpInitial.Clear();
                 initial = rev ? (Seq: ack - 1, Ack: seq) : (Seq: seq, Ack: ack - 1);
                 _tcpInitial[key] = initial;
             }

@@ -16,6 +16,8 @@ public sealed partial class TcpdumpFormatter
 {
     private readonly TcpdumpOptions _o;
     private readonly Dictionary<TcpConversation, (uint Seq, uint Ack)> _tcpInitial = new();
+    /// <summary>Conversations remembered for relative sequence numbers; beyond this a long live trace starts afresh.</summary>
+    private const int MaxTcpConversations = 65536;
     private long? _first, _previous;
 
     public TcpdumpFormatter(TcpdumpOptions? options = null) => _o = options ?? new TcpdumpOptions();

@@ -47,7 +47,7 @@ public sealed class RecorderAndReplayTests
         }
         var records = Repo.ReadAll(Save(ms.ToArray()));
         Assert.Equal(
-            ["rx: arp request for us -> reply", "tx: arp reply", "rx: icmp echo request -> reply", "tx: icmp echo reply", "rx: ip checksum bad -> drop"],
+            new string?[] { "rx: arp request for us -> reply", "tx: arp reply", "rx: icmp echo request -> reply", "tx: icmp echo reply", "rx: ip checksum bad -> drop" },
             records.Select(r => r.Comment).ToArray());
         Assert.Equal(1_700_000_001_000_000_000, records[0].Timestamp);
         Assert.Equal(1_700_000_003_000_000_000, records[4].Timestamp);

@@ -13,6 +13,10 @@ public static class LinkTypes
 /// the link type of its interface, and an optional comment (pcapng <c>opt_comment</c>).
 /// </summary>
 /// <param name="Timestamp">Nanoseconds since 1970-01-01 00:00:00 UTC.</param>
+/// <param name="OriginalLength">The packet's length on the wire; more than <paramref name="Data"/> holds when the capture cut it short.</param>
+/// <param name="Data">The bytes captured.</param>
+/// <param name="LinkType">The link-layer header type of the interface (see <see cref="LinkTypes"/>).</param>
+/// <param name="Comment">A pcapng <c>opt_comment</c>, for example the stack's decision; classic pcap has none.</param>
 public sealed record CaptureRecord(long Timestamp, int OriginalLength, byte[] Data, int LinkType = LinkTypes.Ethernet, string? Comment = null)
 {
     public static CaptureRecord Ethernet(long timestamp, ReadOnlySpan<byte> frame, string? comment = null) =>

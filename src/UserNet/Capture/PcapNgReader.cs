@@ -30,6 +30,8 @@ public sealed class PcapNgReader : ICaptureReader
     private bool _inSection;
     private long _offset;
     private readonly List<Interface> _interfaces = new();
+    private readonly byte[] _head = new byte[8];
+    private readonly byte[] _word = new byte[4];
 
     private sealed record Interface(int LinkType, int SnapLength, long UnitsPerSecond, long OffsetSeconds);
 
@@ -47,7 +49,7 @@ public sealed class PcapNgReader : ICaptureReader
         while (true)
         {
             long blockOffset = _offset;
-            Span<byte> head = stackalloc byte[8];
+            Span<byte> head = _head;
             int have = 0;
             if (_pendingPrefix is { } p) { p.CopyTo(head); have = p.Length; _pendingPrefix = null; }
             int n = CaptureFile.ReadFully(_stream, head[have..]) + have;
@@ -59,7 +61,7 @@ public sealed class PcapNgReader : ICaptureReader
             if (type == SectionHeaderBlockType)
             {
                 // The byte order of a section is only known after reading its byte-order magic (section 4.1).
-                Span<byte> bom = stackalloc byte[4];
+                Span<byte> bom = _word;
                 if (CaptureFile.ReadFully(_stream, bom) < 4) throw new CaptureFormatException(blockOffset, "pcapng section header truncated");
                 if (BinaryPrimitives.ReadUInt32LittleEndian(bom) == ByteOrderMagic) _bigEndian = false;
                 else if (BinaryPrimitives.ReadUInt32BigEndian(bom) == ByteOrderMagic) _bigEndian = true;
@@ -107,7 +109,7 @@ public sealed class PcapNgReader : ICaptureReader
 
     private void ReadTrailer(uint length, long blockOffset)
     {
-        Span<byte> t = stackalloc byte[4];
+        Span<byte> t = _word;
         if (CaptureFile.ReadFully(_stream, t) < 4) throw new CaptureFormatException(blockOffset, $"pcapng block truncated (trailing length missing)");
         if (U32(t) != length) throw new CaptureFormatException(blockOffset + length - 4, $"pcapng block's trailing length {U32(t)} does not match its leading length {length}");
     }

@@ -10,6 +10,7 @@ public sealed partial class TcpdumpFormatter
 
     /// <param name="p">The captured bytes from the IP header on.</param>
     /// <param name="length">The bytes the link layer says the datagram had (captured or not).</param>
+    /// <param name="sb">Where the text goes.</param>
     /// <param name="prefix">Print "IP " first (tcpdump leaves it out with -e, where the EtherType says it).</param>
     private void Ip(ReadOnlySpan<byte> p, int length, StringBuilder sb, bool prefix)
     {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests drive: iputils ping (the kernel's pinger), iproute2
 # (namespaces and TAPs), python3 (raw-socket frame injection and kernel sockets), OpenBSD netcat (the kernel's end
-# of TCP transfers), nftables (random loss inside a namespace). Does nothing when they are all there.
+# of TCP transfers), nftables (random loss inside a namespace), tcpdump and tshark (the tracer tests compare against
+# tcpdump's text and check that tshark reads our pcapng comments). Does nothing when they are all there.
 set -euo pipefail
 need=()
 command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
@@ -9,6 +10,8 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 [ -x /usr/bin/python3 ] || need+=(python3)
 nc -h 2>&1 | grep -q -- '-N' || need+=(netcat-openbsd)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
+command -v tcpdump >/dev/null 2>&1 || [ -x /usr/sbin/tcpdump ] || need+=(tcpdump)
+command -v tshark >/dev/null 2>&1 || need+=(tshark)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
   echo "tests need: ${need[*]} (run as root, or: sudo apt-get install ${need[*]})" >&2

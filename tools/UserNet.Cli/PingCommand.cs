@@ -17,10 +17,11 @@ internal static class PingCommand
         var size = new Option<int>("-s") { Description = "bytes of data per request", DefaultValueFactory = _ => 56 };
         var wait = new Option<double>("-W") { Description = "seconds to wait for a reply", DefaultValueFactory = _ => 10.0 };
         var quiet = new Option<bool>("-q") { Description = "print only the summary" };
+        var pcap = PcapOption.Create();
         var target = new Argument<Ipv4Address>("TARGET") { CustomParser = r => StackArguments.ParseAddress(r) ?? default };
         var cmd = new Command("ping", "send ICMP echo requests from the stack, printing what iputils ping prints");
         args.AddTo(cmd);
-        cmd.Add(count); cmd.Add(interval); cmd.Add(size); cmd.Add(wait); cmd.Add(quiet); cmd.Add(target);
+        cmd.Add(count); cmd.Add(interval); cmd.Add(size); cmd.Add(wait); cmd.Add(quiet); cmd.Add(pcap); cmd.Add(target);
         cmd.SetAction(async (p, ct) =>
         {
             if (p.GetValue(count) < 0) throw new CliException("-c must be 0 (forever) or more");
@@ -33,10 +34,20 @@ internal static class PingCommand
             int dataSize = p.GetValue(size);
             var (stop, regs) = Signals.OnTermination();
             using var _ = regs;
-            await using var host = new StackHost(device, options);
-            await host.StartAsync();
-            return await RunAsync(host, dst, p.GetValue(count), TimeSpan.FromSeconds(p.GetValue(interval)), dataSize,
-                TimeSpan.FromSeconds(p.GetValue(wait)), p.GetValue(quiet), Console.Out, stop.Token);
+            var host = new StackHost(device, options);
+            var recorder = PcapOption.OpenRecorder(p.GetValue(pcap), host);
+            host.Stack.Observer = recorder;
+            try
+            {
+                await host.StartAsync();
+                return await RunAsync(host, dst, p.GetValue(count), TimeSpan.FromSeconds(p.GetValue(interval)), dataSize,
+                    TimeSpan.FromSeconds(p.GetValue(wait)), p.GetValue(quiet), Console.Out, stop.Token);
+            }
+            finally
+            {
+                await host.DisposeAsync();
+                recorder?.Dispose(); // after the loop has stopped, so every frame is in the file
+            }
         });
         return cmd;
     }

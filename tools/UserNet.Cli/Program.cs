@@ -7,6 +7,8 @@ var root = new RootCommand("usernet: a userspace TCP/IP stack on a Linux TAP dev
     PingCommand.Create(),
     DemoCommand.Create(),
     NcCommand.Create(),
+    TraceCommand.Create(),
+    ReplayCommand.Create(),
 };
 
 var parse = root.Parse(args);

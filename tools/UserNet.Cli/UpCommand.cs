@@ -1,4 +1,6 @@
 using System.CommandLine;
+using UserNet.Capture;
+using UserNet.Core;
 using UserNet.Hosting;
 using UserNet.Services;
 using UserNet.Tracing;
@@ -17,10 +19,12 @@ internal static class UpCommand
             Description = "built-in services, comma-separated: echo (UDP and TCP 7), discard (UDP and TCP 9), chargen (TCP 19), or none",
             DefaultValueFactory = _ => "echo,discard",
         };
+        var pcap = PcapOption.Create();
         var cmd = new Command("up", "attach the stack to a TAP and serve until interrupted");
         args.AddTo(cmd);
         cmd.Add(trace);
         cmd.Add(serve);
+        cmd.Add(pcap);
         cmd.SetAction(async (p, ct) =>
         {
             var services = ParseServices(p.GetValue(serve)!);
@@ -29,7 +33,11 @@ internal static class UpCommand
             var (stop, regs) = Signals.OnTermination();
             using var _ = regs;
             var host = new StackHost(device, options);
-            if (p.GetValue(trace)) host.Stack.Observer = new TextTracer(Console.Out, DateTime.Now - host.Now);
+            var observers = new List<IFrameObserver>();
+            if (p.GetValue(trace)) observers.Add(new TextTracer(Console.Out, DateTime.Now - host.Now));
+            var recorder = PcapOption.OpenRecorder(p.GetValue(pcap), host);
+            if (recorder is not null) observers.Add(recorder);
+            host.Stack.Observer = observers.Count switch { 0 => null, 1 => observers[0], _ => new FrameObservers(observers) };
             await host.StartAsync();
             var running = await StackServices.StartAsync(host, services);
             var serving = services.Length == 0 ? "" : " serving " + string.Join(",", services);
@@ -38,6 +46,7 @@ internal static class UpCommand
             catch (OperationCanceledException) { }
             await running.DisposeAsync();
             await host.DisposeAsync();
+            recorder?.Dispose();
             Console.WriteLine("usernet: down; counters:");
             Console.Write(host.Counters.Format());
             return ExitCodes.Ok;
@@ -52,5 +61,29 @@ internal static class UpCommand
         foreach (var n in names)
             if (!StackServices.Known.Contains(n)) throw new CliException($"--serve: unknown service '{n}' (known: {string.Join(", ", StackServices.Known)}, none)");
         return names.Distinct().ToArray();
+    }
+}
+
+/// <summary>Hands each frame to several observers in turn (tracing and recording at once).</summary>
+internal sealed class FrameObservers(IReadOnlyList<IFrameObserver> observers) : IFrameObserver
+{
+    public void OnFrame(FrameDirection direction, ReadOnlySpan<byte> frame, Layer layer, string decision, TimeSpan time)
+    {
+        foreach (var o in observers) o.OnFrame(direction, frame, layer, decision, time);
+    }
+}
+
+/// <summary>--pcap FILE: record every frame a stack receives and sends, with its decisions, as pcapng.</summary>
+internal static class PcapOption
+{
+    public static Option<string?> Create() =>
+        new("--pcap") { Description = "record every frame in and out to FILE (pcapng), each with the stack's decision as its comment", HelpName = "FILE" };
+
+    /// <summary>Opens the recorder (frames flushed one by one, so a killed process leaves a readable file), or null.</summary>
+    public static PcapNgRecorder? OpenRecorder(string? path, StackHost host)
+    {
+        if (path is null) return null;
+        try { return new PcapNgRecorder(new PcapNgWriter(File.Create(path)), (DateTime.UtcNow - DateTime.UnixEpoch - host.Now).Ticks * 100, flushEachFrame: true); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException($"cannot write {path}: {e.Message}"); }
     }
 }

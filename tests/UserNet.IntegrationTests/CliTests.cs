@@ -74,6 +74,28 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void Trace_shows_tcp_state_changes_and_why()
+    {
+        using var ns = TestNamespace.Create("tcptrace");
+        ns.AddTap("ut0", "10.81.0.1/24");
+        var up = ns.StartUsernet("up", "--tap", "ut0", "--ip", "10.81.0.2/24", "--trace");
+        up.WaitForLine("usernet: up", TimeSpan.FromSeconds(30));
+        var r = ns.Exec(TimeSpan.FromSeconds(30), "/usr/bin/python3", "-c", """
+import socket
+s = socket.create_connection(("10.81.0.2", 7), timeout=5); s.sendall(b"hi"); s.shutdown(socket.SHUT_WR)
+print(s.recv(10).decode()); s.close()
+""");
+        Assert.Equal("hi", r.Stdout.Trim());
+        Thread.Sleep(300);
+        Assert.Equal(0, up.Terminate(TimeSpan.FromSeconds(30)));
+        var lines = up.Output.Split('\n');
+        Assert.Contains(lines, l => l.Contains(" in  ") && l.Contains("(LISTEN -> SYN-RECEIVED)"));
+        Assert.Contains(lines, l => l.Contains(" in  ") && l.Contains("tcp ack of our syn-ack -> ESTABLISHED (SYN-RECEIVED -> ESTABLISHED)"));
+        Assert.Contains(lines, l => l.Contains(" in  ") && l.Contains("(ESTABLISHED -> CLOSE-WAIT)"));
+        Assert.Contains(lines, l => l.Contains(" in  ") && l.Contains("(LAST-ACK -> CLOSED)"));
+    }
+
+    [Fact]
     public void Demo_pings_both_ways_on_a_tap_and_removes_its_namespace()
     {
         var r = Usernet("demo");

@@ -21,6 +21,7 @@ public sealed class NetStack : IDisposable
     private Layer _rxLayer;
     private string _rxDecision = "";
     private bool _receiving;
+    private string? _stateChange;
     /// <summary>Frames sent while a received frame is being handled, held so the observer sees cause before effect.</summary>
     private readonly List<(byte[] Frame, Layer Layer, string What)> _heldForObserver = new();
 
@@ -116,7 +117,10 @@ public sealed class NetStack : IDisposable
         finally { _receiving = false; }
         if (Observer is { } o)
         {
-            o.OnFrame(FrameDirection.Received, frame, _rxLayer, _rxDecision, now);
+            // Tracing only: a connection state change becomes part of the decision (this concatenation allocates).
+            var decision = _stateChange is { } change ? $"{_rxDecision} ({change})" : _rxDecision;
+            _stateChange = null;
+            o.OnFrame(FrameDirection.Received, frame, _rxLayer, decision, now);
             foreach (var (f, l, w) in _heldForObserver) o.OnFrame(FrameDirection.Sent, f, l, w, now);
             _heldForObserver.Clear();
         }
@@ -142,6 +146,12 @@ public sealed class NetStack : IDisposable
     {
         _rxLayer = layer;
         _rxDecision = decision;
+    }
+
+    /// <summary>Remembers a connection state change caused by the frame being handled, for the observer (a constant text).</summary>
+    internal void NoteStateChange(string transition)
+    {
+        if (_receiving && Observer is not null) _stateChange = transition;
     }
 
     /// <summary>Drops the frame being handled: counted under its reason, traced with the reason's words.</summary>

@@ -42,6 +42,10 @@ public sealed class MemoryLinkEnd : INetDevice
 
     /// <summary>Probability (0..1) that a frame this end transmits is lost on the way.</summary>
     public double LossRate { get; set; }
+    /// <summary>Probability (0..1) that a frame arrives twice.</summary>
+    public double DuplicateRate { get; set; }
+    /// <summary>Probability (0..1) that a frame is held back and arrives after the next one (reordering).</summary>
+    public double ReorderRate { get; set; }
     /// <summary>The random source for faults; give a seeded one for repeatable runs.</summary>
     public Random FaultRandom { get; set; } = new(1);
 
@@ -65,8 +69,21 @@ public sealed class MemoryLinkEnd : INetDevice
         Interlocked.Increment(ref _transmitted);
         var peer = Peer!;
         if (LossRate > 0 && FaultRandom.NextDouble() < LossRate) { Interlocked.Increment(ref _lost); return; }
+        if (ReorderRate > 0 && _heldBack is null && FaultRandom.NextDouble() < ReorderRate)
+        {
+            _heldBack = frame.ToArray(); // faults are for tests; this copy is not on any hot path
+            return;
+        }
         if (!peer.Deliver(frame)) Interlocked.Increment(ref _lost);
+        if (DuplicateRate > 0 && FaultRandom.NextDouble() < DuplicateRate) peer.Deliver(frame);
+        if (_heldBack is { } held)
+        {
+            _heldBack = null;
+            if (!peer.Deliver(held)) Interlocked.Increment(ref _lost);
+        }
     }
+
+    private byte[]? _heldBack;
 
     /// <summary>Puts a frame on this end's receive queue as if it came over the wire (tests use it to inject frames).</summary>
     public bool Inject(ReadOnlySpan<byte> frame) => Deliver(frame);

@@ -68,6 +68,7 @@ internal sealed class TcpControlBlock
         RemoteAddress = remoteAddress;
         RemotePort = remotePort;
         Listener = listener;
+        State = listener is null ? TcpState.Closed : TcpState.Listen; // a passive open starts from its listener's LISTEN
         _onAppWrite = () => NudgeFromApp();
         _onAppRead = () => NudgeFromApp();
         _send = new TcpSendBuffer(settings.SendBufferSize, _onAppWrite);

@@ -161,8 +161,32 @@ internal sealed class TcpLayer : IDisposable
         }
     }
 
+    private static readonly string[,] Transitions = BuildTransitions();
+
+    private static string[,] BuildTransitions()
+    {
+        var names = Enum.GetValues<TcpState>();
+        var t = new string[names.Length, names.Length];
+        foreach (var a in names) foreach (var b in names) t[(int)a, (int)b] = $"{Name(a)} -> {Name(b)}";
+        return t;
+    }
+
+    /// <summary>RFC 9293's spelling of a state (SYN-RECEIVED, TIME-WAIT, ...).</summary>
+    public static string Name(TcpState s) => s switch
+    {
+        TcpState.SynSent => "SYN-SENT",
+        TcpState.SynReceived => "SYN-RECEIVED",
+        TcpState.FinWait1 => "FIN-WAIT-1",
+        TcpState.FinWait2 => "FIN-WAIT-2",
+        TcpState.CloseWait => "CLOSE-WAIT",
+        TcpState.LastAck => "LAST-ACK",
+        TcpState.TimeWait => "TIME-WAIT",
+        _ => s.ToString().ToUpperInvariant(),
+    };
+
     public void OnStateChanged(TcpControlBlock tcb, TcpState from, TcpState to)
     {
+        Stack.NoteStateChange(Transitions[(int)from, (int)to]);
         if (Stack.Logger is { } l) StackLog.TcpState(l, tcb.LocalPort, tcb.RemoteAddress, tcb.RemotePort, from, to);
         StateChanged?.Invoke(tcb, from, to);
     }

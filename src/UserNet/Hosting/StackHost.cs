@@ -39,11 +39,12 @@ public sealed class StackHost : IAsyncDisposable
         // The pipe is the device-to-loop handoff: records are written in place by the device's reader, and the
         // pause threshold bounds how much can queue before the reader stops (leaving further frames to the kernel).
         _rx = new Pipe(new PipeOptions(
+            pool: BlockMemoryPool.Instance,
             readerScheduler: device.ReceivesOnOwnThread ? PipeScheduler.Inline : PipeScheduler.ThreadPool,
             writerScheduler: PipeScheduler.Inline,
             pauseWriterThreshold: 4 << 20,
             resumeWriterThreshold: 2 << 20,
-            minimumSegmentSize: 16 * 1024,
+            minimumSegmentSize: BlockMemoryPool.BlockSize,
             useSynchronizationContext: false));
         _wakeTimer = _time.CreateTimer(static s => ((StackHost)s!).OnWakeTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }

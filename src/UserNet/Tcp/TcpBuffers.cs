@@ -15,8 +15,9 @@ internal sealed class TcpSendBuffer
 
     public TcpSendBuffer(int size, Action onWritten)
     {
-        _pipe = new Pipe(new PipeOptions(pauseWriterThreshold: size, resumeWriterThreshold: size / 2,
-            readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.ThreadPool, useSynchronizationContext: false));
+        _pipe = new Pipe(new PipeOptions(pool: Core.BlockMemoryPool.Instance, pauseWriterThreshold: size, resumeWriterThreshold: size / 2,
+            readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.ThreadPool,
+            minimumSegmentSize: Core.BlockMemoryPool.BlockSize, useSynchronizationContext: false));
         _reader = _pipe.Reader;
         AppWriter = new NotifyingWriter(_pipe.Writer, onWritten);
     }
@@ -96,8 +97,8 @@ internal sealed class TcpReceiveBuffer
     {
         _size = size;
         // The window, not the pipe, bounds what arrives: the loop must never wait on its own pipe.
-        _pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 0, readerScheduler: PipeScheduler.ThreadPool,
-            writerScheduler: PipeScheduler.Inline, useSynchronizationContext: false));
+        _pipe = new Pipe(new PipeOptions(pool: Core.BlockMemoryPool.Instance, pauseWriterThreshold: 0, readerScheduler: PipeScheduler.ThreadPool,
+            writerScheduler: PipeScheduler.Inline, minimumSegmentSize: Core.BlockMemoryPool.BlockSize, useSynchronizationContext: false));
         AppReader = new CountingReader(this, _pipe.Reader, onRead);
     }
 

@@ -14,12 +14,15 @@ namespace UserNet.Tcp;
 /// </summary>
 internal sealed class TcpControlBlock
 {
+    private const uint MaxCongestionWindow = 1u << 30;
     private readonly TcpLayer _layer;
     private readonly NetStack _stack;
     private readonly TcpSettings _s;
     private readonly TcpSendBuffer _send;
     private readonly TcpReceiveBuffer _recv;
     private readonly Action _onAppWrite, _onAppRead;
+    /// <summary>What the loop runs when the application wrote or read; made once, so posting it allocates nothing.</summary>
+    private readonly Action<NetStack> _appNudge;
     private int _appNudgePending;
 
     // Send sequence space (RFC 9293 3.3.1). _sndMax is the highest sequence number ever sent: _sndNxt goes back to
@@ -71,6 +74,7 @@ internal sealed class TcpControlBlock
         State = listener is null ? TcpState.Closed : TcpState.Listen; // a passive open starts from its listener's LISTEN
         _onAppWrite = () => NudgeFromApp();
         _onAppRead = () => NudgeFromApp();
+        _appNudge = _ => OnAppNudge();
         _send = new TcpSendBuffer(settings.SendBufferSize, _onAppWrite);
         _recv = new TcpReceiveBuffer(settings.ReceiveBufferSize, _onAppRead);
         _rto = settings.InitialRetransmitTimeout;
@@ -427,6 +431,9 @@ internal sealed class TcpControlBlock
             return;
         }
         _dupAcks = 0;
+        // Grow only when the window limited what was in flight (RFC 7661 section 4.2): an application-limited
+        // sender must not build a window it never tested. The cap keeps the arithmetic far from overflow.
+        if (flightBefore + mss < _cwnd || _cwnd >= MaxCongestionWindow) return;
         if (_cwnd < _ssthresh) _cwnd += Math.Min(acked, mss); // slow start
         else _cwnd += Math.Max(1, mss * mss / _cwnd);          // congestion avoidance
     }
@@ -776,7 +783,7 @@ internal sealed class TcpControlBlock
     private void NudgeFromApp()
     {
         if (Interlocked.Exchange(ref _appNudgePending, 1) == 1) return;
-        _stack.PostToLoop(_layer.AppNudgeHandler(this));
+        _stack.PostToLoop(_appNudge);
     }
 
     /// <summary>On the loop: send what was written; tell the peer the window reopened if it had nearly closed.</summary>

@@ -18,7 +18,6 @@ internal sealed class TcpLayer : IDisposable
     private readonly Dictionary<(uint RemoteAddress, ushort RemotePort, ushort LocalPort), TcpControlBlock> _connections = new();
     private readonly Dictionary<ushort, TcpListenerCore> _listeners = new();
     private readonly List<TcpControlBlock> _due = new();
-    private readonly Dictionary<TcpControlBlock, Action<NetStack>> _nudgeHandlers = new();
     private readonly byte[] _isnKey = new byte[32];
     private readonly TokenBucket _challengeAcks;
     private int _nextEphemeral;
@@ -148,17 +147,6 @@ internal sealed class TcpLayer : IDisposable
     {
         if (_connections.TryGetValue((tcb.RemoteAddress.Value, tcb.RemotePort, tcb.LocalPort), out var t) && t == tcb)
             _connections.Remove((tcb.RemoteAddress.Value, tcb.RemotePort, tcb.LocalPort));
-        _nudgeHandlers.Remove(tcb);
-    }
-
-    /// <summary>A cached delegate per connection, so that posting a nudge to the loop allocates nothing.</summary>
-    public Action<NetStack> AppNudgeHandler(TcpControlBlock tcb)
-    {
-        lock (_nudgeHandlers)
-        {
-            if (!_nudgeHandlers.TryGetValue(tcb, out var h)) _nudgeHandlers[tcb] = h = _ => tcb.OnAppNudge();
-            return h;
-        }
     }
 
     private static readonly string[,] Transitions = BuildTransitions();

@@ -157,6 +157,18 @@ public sealed class RecorderAndReplayTests
         Assert.Contains("=> tcp: tcp ack of our fin -> CLOSED (LAST-ACK -> CLOSED)", t);
         // Everything the recorded stack sent, the replay sent too, but the gratuitous ARP of usernet up's start.
         Assert.Single(t.Split('\n'), l => l.Contains("this replay did not send it"));
+        Assert.DoesNotContain("did not appear in the recording", t);
+    }
+
+    [Fact]
+    public void The_tcp_echo_conversation_replays_frame_for_frame()
+    {
+        var t = PacketReplay.Run(Repo.ReadAll(Path.Combine(Repo.Captures, "tcp-handshake-data-close.pcapng")), new ReplayOptions { Address = Ipv4Subnet.Parse("10.50.0.2/24") }).Transcript;
+        Assert.Contains("=> tcp: tcp fin -> CLOSE-WAIT (peer finished sending) (ESTABLISHED -> CLOSE-WAIT)", t);
+        Assert.Contains("the tcp echo service reads the end of input from 10.50.0.1:40010 and closes the connection", t);
+        Assert.Single(t.Split('\n'), l => l.Contains("this replay did not send it"));
+        Assert.DoesNotContain("decided otherwise", t);
+        Assert.DoesNotContain("did not appear in the recording", t);
     }
 
     [Fact]

@@ -153,6 +153,9 @@ public static class PacketReplay
             if (sb.Length == before) sb.Length = end;
         }
         sb.Append('\n').Append("replay: ").Append(records.Count).Append(" in, ").Append(sent.Count).Append(" sent\n");
+        if (recording && pending.Count > 0)
+            sb.Append("replay: ").Append(pending.Count).Append(pending.Count == 1 ? " frame" : " frames")
+              .Append(" this replay sent did not appear in the recording\n");
         return new ReplayResult(sb.ToString(), sent, mac, macSource);
     }
 

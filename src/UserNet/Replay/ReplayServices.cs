@@ -13,8 +13,8 @@ namespace UserNet.Replay;
 /// for a bare <see cref="NetStack"/>: no host, no threads, no async loop. What arrives waits in the stack's buffers
 /// (datagrams in a queue here, TCP bytes in the connection's receive pipe) until the replay gives the services a
 /// turn; each turn does one step of each service, so the replay can let them run when the recording shows the
-/// recorded services ran. With no host, a write to a connection's pipe runs the connection's output inline
-/// (<c>NetStack.PostToLoop</c>), so a step's frames are sent before it returns.
+/// recorded services ran. A turn's work on connections is posted (<c>NetStack.Poster</c>) and run when the turn
+/// ends, as the host's loop would run it, so a turn's frames are sent before it returns.
 /// </summary>
 internal sealed class ReplayServices
 {
@@ -22,10 +22,13 @@ internal sealed class ReplayServices
     private readonly Queue<(ushort Port, Ipv4Address From, ushort FromPort, byte[] Data)> _datagrams = new();
     private readonly List<TcpListenerCore> _listeners = new();
     private readonly List<Session> _sessions = new();
+    private readonly Queue<Action<NetStack>> _posted = new();
+    private readonly Action<Action<NetStack>> _post;
 
     public ReplayServices(NetStack stack)
     {
         _stack = stack;
+        _post = _posted.Enqueue;
         foreach (var port in new[] { (ushort)UdpServices.EchoPort, (ushort)UdpServices.DiscardPort })
         {
             stack.Udp.Bind(new Endpoint(this, port), port);
@@ -40,6 +43,18 @@ internal sealed class ReplayServices
     /// <summary>One step of each service with work: answers one datagram, accepts, and reads once from each connection.
     /// <paramref name="said"/> gets a line per step. Returns false when no service had anything to do.</summary>
     public bool Turn(List<string> said)
+    {
+        // As in usernet up, what the services do to a connection (write, read, close) is posted to the loop and
+        // runs after they have done it, coalesced: one visit sends the echo with the window the read reopened.
+        _stack.Poster = _post;
+        bool any;
+        try { any = Steps(said); }
+        finally { _stack.Poster = null; }
+        while (_posted.TryDequeue(out var work)) work(_stack);
+        return any;
+    }
+
+    private bool Steps(List<string> said)
     {
         bool any = false;
         if (_datagrams.TryDequeue(out var d))
@@ -105,17 +120,14 @@ internal sealed class ReplayServices
             var buffer = r.Buffer;
             if (buffer.Length > 0)
             {
-                var data = buffer.ToArray();
-                // Consumed before the echo is written: in usernet up both reach the loop together, so the echo
-                // segment advertises the window the read reopened; here each runs at once, so order them that way.
-                connection.Input.AdvanceTo(buffer.End);
                 if (port == UdpServices.EchoPort)
                 {
-                    said.Add($"the tcp echo service reads {Bytes(data.Length)} from {from} and writes them back");
-                    connection.Output.Write(data);
-                    _ = connection.Output.FlushAsync(); // below the send buffer's threshold: completes at once, sending inline
+                    said.Add($"the tcp echo service reads {Bytes(buffer.Length)} from {from} and writes them back");
+                    foreach (var m in buffer) connection.Output.Write(m.Span);
+                    _ = connection.Output.FlushAsync(); // below the send buffer's threshold: completes at once
                 }
-                else said.Add($"the tcp discard service reads {Bytes(data.Length)} from {from} and throws them away");
+                else said.Add($"the tcp discard service reads {Bytes(buffer.Length)} from {from} and throws them away");
+                connection.Input.AdvanceTo(buffer.End);
                 return true;
             }
             connection.Input.AdvanceTo(buffer.End);

@@ -103,7 +103,7 @@ public static class PacketReplay
             {
                 // A frame the recorded stack sent (usernet up --pcap records both ways): feeding it back would only
                 // show the stack ignoring itself. Say instead whether this replay sent the same frame.
-                int match = pending.FindIndex(s => SameIgnoringIpIdentification(s.Data, r.Data));
+                int match = Match(pending, r.Data);
                 if (match < 0 && ApplicationRequestBehind(records, i, mac) is int source && issued.Add(source))
                 {
                     // The recorded stack sent this because its ping client asked: ask the replay's stack the same.
@@ -115,15 +115,20 @@ public static class PacketReplay
                     stack.SendEchoRequest(to, id, seq, data, time);
                     foreach (var e in sink.Events) pending.Add(AppendSent(sb, summary, e, r.Timestamp, sent, ""));
                     sink.Events.Clear();
-                    match = pending.FindIndex(s => SameIgnoringIpIdentification(s.Data, r.Data));
+                    match = Match(pending, r.Data);
                 }
                 // The recorded stack sent this and the replay has not: its services may have run here. Let the
                 // replay's run, a step at a time, until they send the same frame or have nothing left to do.
                 while (match < 0 && services is not null && RunServices(sb, summary, services, said, sink, r.Timestamp, sent, pending))
-                    match = pending.FindIndex(s => SameIgnoringIpIdentification(s.Data, r.Data));
+                    match = Match(pending, r.Data);
+                sb.Append("    sent by the stack in the recording").Append(r.Comment is { } c ? $" ({c})" : "");
+                if (match < 0) sb.Append("; this replay did not send it\n");
+                else if (SameIgnoringIpIdentification(pending[match].Data, r.Data)) sb.Append("; this replay sent the same frame\n");
+                else
+                    sb.Append("; this replay sent the same segment but for its window (").Append(TcpWindowField(pending[match].Data))
+                      .Append(" here, ").Append(TcpWindowField(r.Data))
+                      .Append(" recorded: the window counts what the application had read, and the recorded one ran on its own thread)\n");
                 if (match >= 0) pending.RemoveAt(match);
-                sb.Append("    sent by the stack in the recording").Append(r.Comment is { } c ? $" ({c})" : "")
-                  .Append(match >= 0 ? "; this replay sent the same frame\n" : "; this replay did not send it\n");
                 continue;
             }
             var frame = (byte[])r.Data.Clone(); // the stack may work in place; the capture stays as read
@@ -282,18 +287,43 @@ public static class PacketReplay
         r.Comment?.StartsWith("tx: ", StringComparison.Ordinal) == true
         || (r.Comment is null && r.LinkType == LinkTypes.Ethernet && r.Data.Length >= 12 && MacAddress.Read(r.Data.AsSpan(6)) == mac);
 
-    /// <summary>Equal frames, except for the IPv4 identification (and so the header checksum), which a seeded replay picks anew.</summary>
-    private static bool SameIgnoringIpIdentification(byte[] a, byte[] b)
+    /// <summary>
+    /// The frame the replay sent that stands for recorded frame <paramref name="recorded"/>: the same but for the IPv4
+    /// identification, or else a TCP segment the same but for its window; -1 when none.
+    /// </summary>
+    private static int Match(List<CaptureRecord> pending, byte[] recorded)
+    {
+        int exact = pending.FindIndex(s => SameIgnoringIpIdentification(s.Data, recorded));
+        return exact >= 0 ? exact : pending.FindIndex(s => SameIgnoringIpIdentification(s.Data, recorded, ignoreTcpWindow: true));
+    }
+
+    /// <summary>
+    /// Equal frames, except for the IPv4 identification (and so the header checksum), which a seeded replay picks anew;
+    /// with <paramref name="ignoreTcpWindow"/> also a TCP segment's window (and so its checksum).
+    /// </summary>
+    private static bool SameIgnoringIpIdentification(byte[] a, byte[] b, bool ignoreTcpWindow = false)
     {
         if (a.Length != b.Length) return false;
         bool ipv4 = a.Length >= 34 && a[12] == 0x08 && a[13] == 0x00;
+        int window = -1, checksum = -1;
+        if (ignoreTcpWindow)
+        {
+            if (!ipv4 || a[23] != IpProtocol.Tcp || a[14] != b[14] || (BinaryPrimitives.ReadUInt16BigEndian(a.AsSpan(20)) & 0x3FFF) != 0) return false;
+            int tcp = 14 + (a[14] & 0x0F) * 4;
+            if (a.Length < tcp + TcpSegment.MinimumHeaderLength) return false;
+            window = tcp + 14;
+            checksum = tcp + 16;
+        }
         for (int i = 0; i < a.Length; i++)
         {
             if (ipv4 && (i is 18 or 19 or 24 or 25)) continue;
+            if (i == window || i == window + 1 || i == checksum || i == checksum + 1) continue;
             if (a[i] != b[i]) return false;
         }
         return true;
     }
+
+    private static ushort TcpWindowField(byte[] f) => BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(14 + (f[14] & 0x0F) * 4 + 14));
 
     private static string Seconds(long nanos) =>
         "+" + (nanos / 1_000_000_000).ToString(CultureInfo.InvariantCulture) + "." + (nanos % 1_000_000_000 / 1000).ToString("D6", CultureInfo.InvariantCulture);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Records the captures in this folder for real: the Linux kernel and UserNet on a TAP in a namespace this script
 # creates and deletes (also on failure). `usernet up --pcap` writes what the stack received and sent, with its
-# decisions as comments. Needs root, iproute2, iputils ping and python3. Run: captures/record.sh [NAME...]
+# decisions as comments. Needs root, iproute2, iputils ping, python3 and nftables. Run: captures/record.sh [NAME...]
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 usernet="$here/../usernet"
@@ -85,6 +85,86 @@ for f in frames:
     s.send(bytes(f)); time.sleep(0.05)
 time.sleep(0.5)
 PY
+  stop
+fi
+NAME=udp-echo-and-port-unreachable; if want "$@"; then
+  start $NAME
+  # A kernel UDP socket uses the stack's echo service (port 7), then sends to a closed port: ICMP port unreachable,
+  # which Linux reports to the connected socket as ECONNREFUSED.
+  ip netns exec "$ns" python3 - <<'PY'
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.bind(('10.50.0.1', 40007))
+s.connect(('10.50.0.2', 7)); s.send(b'hello, echo\n'); assert s.recv(100) == b'hello, echo\n'
+c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); c.settimeout(2); c.bind(('10.50.0.1', 40008))
+c.connect(('10.50.0.2', 4444)); c.send(b'anyone there?\n')
+try: c.recv(100); raise SystemExit('expected port unreachable')
+except ConnectionRefusedError: pass
+PY
+  stop
+fi
+
+NAME=ip-fragments; if want "$@"; then
+  start $NAME
+  # 3000 bytes of UDP do not fit the 1500-byte MTU: the kernel sends three fragments, the stack reassembles them,
+  # and its echo, as large, leaves in three fragments that the kernel reassembles.
+  ip netns exec "$ns" python3 - <<'PY'
+import socket
+data = bytes(i % 251 for i in range(3000))
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2); s.bind(('10.50.0.1', 40009))
+s.setsockopt(socket.IPPROTO_IP, 10, 0)  # IP_MTU_DISCOVER = IP_PMTUDISC_DONT: the kernel may fragment
+s.connect(('10.50.0.2', 7)); s.send(data); assert s.recv(65535) == data
+PY
+  stop
+fi
+
+NAME=tcp-handshake-data-close; if want "$@"; then
+  start $NAME
+  # A kernel TCP client and the stack's echo service: handshake, a line each way, the client half-closes, the
+  # stack echoes, then closes its side too.
+  ip netns exec "$ns" python3 - <<'PY'
+import socket
+s = socket.create_connection(('10.50.0.2', 7), timeout=3, source_address=('10.50.0.1', 40010))
+s.sendall(b'hello, tcp echo\n'); s.shutdown(socket.SHUT_WR)
+got = b''
+while True:
+    b = s.recv(100)
+    if not b: break
+    got += b
+assert got == b'hello, tcp echo\n', got
+s.close()
+PY
+  sleep 0.3
+  stop
+fi
+
+NAME=tcp-retransmission; if want "$@"; then
+  start $NAME
+  # nftables in the namespace drops the first segment carrying data from the stack on its way into the kernel
+  # (numgen counts only segments that reach the rule: from port 7 with a payload). The stack never gets an ACK
+  # for it and sends it again when its retransmission timer expires.
+  ip netns exec "$ns" nft -f - <<'NFT'
+table ip usernet_loss {
+  chain input {
+    type filter hook input priority 0; policy accept;
+    iifname "tap0" ip saddr 10.50.0.2 tcp sport 7 ip length > 52 numgen inc mod 1000 0 drop
+  }
+}
+NFT
+  ip netns exec "$ns" python3 - <<'PY'
+import socket
+s = socket.create_connection(('10.50.0.2', 7), timeout=5, source_address=('10.50.0.1', 40011))
+s.sendall(b'this line is lost once on its way back\n')
+got = b''
+while len(got) < 39:
+    b = s.recv(100)
+    if not b: break
+    got += b
+assert got == b'this line is lost once on its way back\n', got
+s.shutdown(socket.SHUT_WR)
+while s.recv(100): pass
+s.close()
+PY
+  sleep 0.3
   stop
 fi
 rm -f "/tmp/$ns.out"

@@ -144,4 +144,48 @@ public sealed class RecorderAndReplayTests
         Assert.DoesNotContain("matches no ping", t);
         Assert.Equal(2, t.Split("=> icmp: icmp echo reply -> ping").Length - 1);
     }
+
+    [Fact]
+    public void A_tcp_recording_replays_with_the_recorded_isn_and_the_lost_segment_is_retransmitted_on_the_captures_clock()
+    {
+        var t = PacketReplay.Run(Repo.ReadAll(Path.Combine(Repo.Captures, "tcp-retransmission.pcapng")), new ReplayOptions { Address = Ipv4Subnet.Parse("10.50.0.2/24") }).Transcript;
+        Assert.Contains("(tx: tcp syn-ack); this replay sent the same frame", t);
+        Assert.Contains("=> tcp: tcp ack of our syn-ack -> ESTABLISHED (SYN-RECEIVED -> ESTABLISHED)", t);
+        Assert.Contains("the tcp echo service reads 39 bytes from 10.50.0.1:40011 and writes them back", t);
+        Assert.Matches(@"timer \+0\.99\d+: a deadline of the stack's passed before the next frame\n    sent: IP 10\.50\.0\.2\.7 > 10\.50\.0\.1\.40011: Flags \[P\.\], seq 1:40.*\(tcp retransmission\)", t);
+        Assert.Contains("(tx: tcp retransmission); this replay sent the same frame", t);
+        Assert.Contains("=> tcp: tcp ack of our fin -> CLOSED (LAST-ACK -> CLOSED)", t);
+        // Everything the recorded stack sent, the replay sent too, but the gratuitous ARP of usernet up's start.
+        Assert.Single(t.Split('\n'), l => l.Contains("this replay did not send it"));
+        Assert.DoesNotContain("did not appear in the recording", t);
+    }
+
+    [Fact]
+    public void The_tcp_echo_conversation_replays_frame_for_frame()
+    {
+        var t = PacketReplay.Run(Repo.ReadAll(Path.Combine(Repo.Captures, "tcp-handshake-data-close.pcapng")), new ReplayOptions { Address = Ipv4Subnet.Parse("10.50.0.2/24") }).Transcript;
+        Assert.Contains("=> tcp: tcp fin -> CLOSE-WAIT (peer finished sending) (ESTABLISHED -> CLOSE-WAIT)", t);
+        Assert.Contains("the tcp echo service reads the end of input from 10.50.0.1:40010 and closes the connection", t);
+        Assert.Single(t.Split('\n'), l => l.Contains("this replay did not send it"));
+        Assert.DoesNotContain("decided otherwise", t);
+        Assert.DoesNotContain("did not appear in the recording", t);
+    }
+
+    [Fact]
+    public void Fragments_of_the_kernel_are_reassembled_and_the_echo_leaves_in_fragments()
+    {
+        var t = PacketReplay.Run(Repo.ReadAll(Path.Combine(Repo.Captures, "ip-fragments.pcapng")), new ReplayOptions { Address = Ipv4Subnet.Parse("10.50.0.2/24") }).Transcript;
+        Assert.Equal(2, t.Split("=> ipv4: ip fragment -> held for reassembly").Length - 1);
+        Assert.Contains("a datagram of 3008 bytes of UDP goes up", t);
+        Assert.Contains("udp: port 40009 -> port 7, 3000 bytes of data, checksum ok", t);
+        Assert.Equal(2, t.Split("(tx: ip fragment); this replay sent the same frame").Length - 1);
+    }
+
+    [Fact]
+    public void Without_services_a_udp_datagram_to_the_echo_port_gets_port_unreachable()
+    {
+        var records = Repo.ReadAll(Path.Combine(Repo.Captures, "udp-echo-and-port-unreachable.pcapng"));
+        var t = PacketReplay.Run(records, new ReplayOptions { Address = Ipv4Subnet.Parse("10.50.0.2/24"), Services = false }).Transcript;
+        Assert.Contains("(the recorded stack decided otherwise: udp datagram -> socket)", t);
+    }
 }

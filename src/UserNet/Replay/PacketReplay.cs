@@ -18,6 +18,8 @@ public sealed record ReplayOptions
     public Ipv4Address? Gateway { get; init; }
     /// <summary>Seeds the stack's choices (IP identification), so a replay gives the same bytes every run.</summary>
     public int Seed { get; init; } = 1;
+    /// <summary>Serve echo (port 7) and discard (port 9) over UDP and TCP, as <c>usernet up</c> does by default.</summary>
+    public bool Services { get; init; } = true;
 }
 
 /// <summary>The outcome of a replay: the transcript and every frame the stack sent, with its decision as comment.</summary>
@@ -47,15 +49,45 @@ public static class PacketReplay
         var issued = new HashSet<int>();         // recorded echo requests of a ping client that the replay has issued
         var pinger = new ReplayPinger();
         stack.EchoListener = pinger;
+        // A capture made by usernet up --pcap marks what the recorded stack sent: the replay's services then run when
+        // the recording shows the recorded ones ran (when it sent something the replay has not); otherwise after each frame.
+        bool recording = records.Any(r => r.Comment?.StartsWith("tx: ", StringComparison.Ordinal) == true);
+        var services = options.Services ? new ReplayServices(stack) : null;
+        var said = new List<string>();
+        // The peer acknowledges the ISNs the recorded stack chose: the replay's connections start from the same ones.
+        var isns = RecordedInitialSequenceNumbers(records, mac, ip);
+        if (isns.Count > 0)
+            stack.Tcp.ReplayIsn = (localPort, remote, remotePort) =>
+                isns.TryGetValue((localPort, remote, remotePort), out var q) && q.Count > 0 ? q.Dequeue() : null;
         sb.Append("replay: stack ").Append(options.Address.ToString()).Append(" mac ").Append(mac.ToString()).Append(" (").Append(macSource).Append("), ")
           .Append(records.Count).Append(records.Count == 1 ? " frame" : " frames").Append('\n');
+        if (services is not null && records.Any(r => IsUdpOrTcp(r.Data)))
+            sb.Append("replay: the stack serves echo (port 7) and discard (port 9) over udp and tcp, as usernet up does; the services run ")
+              .Append(recording ? "when the recording shows the recorded ones ran (when it shows the stack sending what this replay has not yet)\n" : "after each frame\n");
+        if (isns.Count > 0)
+            sb.Append("replay: tcp connections start from the initial sequence numbers the recorded stack chose (read from its syn and syn-ack segments), so the peer's acknowledgments fit\n");
         long first = records.Count > 0 ? records[0].Timestamp : 0;
+        var clock = TimeSpan.Zero;
         for (int i = 0; i < records.Count; i++)
         {
             var r = records[i];
             var time = TimeSpan.FromTicks(Math.Max(0, r.Timestamp - first) / 100);
+            if (time < clock) time = clock;
             sb.Append('\n');
-            // Timers first, on the capture's clock: ARP retries and expiry happen as they would have.
+            // Timers first, on the capture's clock, each at its own deadline: ARP retries and expiry, TCP
+            // retransmissions, delayed ACKs and TIME-WAIT happen when they would have.
+            for (int n = 0; n < 10_000 && stack.NextDeadline is var due && due <= time; n++)
+            {
+                clock = due > clock ? due : clock;
+                sink.Events.Clear();
+                stack.Poll(clock);
+                if (sink.Events.Count == 0) continue;
+                sb.Append("timer ").Append(Seconds(clock.Ticks * 100)).Append(": a deadline of the stack's passed before the next frame\n");
+                foreach (var e in sink.Events)
+                    pending.Add(AppendSent(sb, summary, e, first + clock.Ticks * 100, sent, ""));
+                sb.Append('\n');
+            }
+            clock = time;
             sink.Events.Clear();
             stack.Poll(time);
             foreach (var e in sink.Events)
@@ -71,7 +103,7 @@ public static class PacketReplay
             {
                 // A frame the recorded stack sent (usernet up --pcap records both ways): feeding it back would only
                 // show the stack ignoring itself. Say instead whether this replay sent the same frame.
-                int match = pending.FindIndex(s => SameIgnoringIpIdentification(s.Data, r.Data));
+                int match = Match(pending, r.Data);
                 if (match < 0 && ApplicationRequestBehind(records, i, mac) is int source && issued.Add(source))
                 {
                     // The recorded stack sent this because its ping client asked: ask the replay's stack the same.
@@ -83,18 +115,28 @@ public static class PacketReplay
                     stack.SendEchoRequest(to, id, seq, data, time);
                     foreach (var e in sink.Events) pending.Add(AppendSent(sb, summary, e, r.Timestamp, sent, ""));
                     sink.Events.Clear();
-                    match = pending.FindIndex(s => SameIgnoringIpIdentification(s.Data, r.Data));
+                    match = Match(pending, r.Data);
                 }
+                // The recorded stack sent this and the replay has not: its services may have run here. Let the
+                // replay's run, a step at a time, until they send the same frame or have nothing left to do.
+                while (match < 0 && services is not null && RunServices(sb, summary, services, said, sink, r.Timestamp, sent, pending))
+                    match = Match(pending, r.Data);
+                sb.Append("    sent by the stack in the recording").Append(r.Comment is { } c ? $" ({c})" : "");
+                if (match < 0) sb.Append("; this replay did not send it\n");
+                else if (SameIgnoringIpIdentification(pending[match].Data, r.Data)) sb.Append("; this replay sent the same frame\n");
+                else
+                    sb.Append("; this replay sent the same segment but for its window (").Append(TcpWindowField(pending[match].Data))
+                      .Append(" here, ").Append(TcpWindowField(r.Data))
+                      .Append(" recorded: the window counts what the application had read, and the recorded one ran on its own thread)\n");
                 if (match >= 0) pending.RemoveAt(match);
-                sb.Append("    sent by the stack in the recording").Append(r.Comment is { } c ? $" ({c})" : "")
-                  .Append(match >= 0 ? "; this replay sent the same frame\n" : "; this replay did not send it\n");
                 continue;
             }
             var frame = (byte[])r.Data.Clone(); // the stack may work in place; the capture stays as read
             stack.Receive(frame, time);
             var received = sink.Events.FirstOrDefault(e => e.Direction == FrameDirection.Received);
             Layer decidedAt = received?.Layer ?? Layer.Ethernet;
-            foreach (var line in LayerLines(r.Data, decidedAt, mac, ip)) sb.Append("    ").Append(line).Append('\n');
+            var reassembled = decidedAt > Layer.Ipv4 ? ReassembledPayload(records, i) : null;
+            foreach (var line in LayerLines(r.Data, decidedAt, mac, ip, reassembled)) sb.Append("    ").Append(line).Append('\n');
             string decision = string.IsNullOrEmpty(received?.Decision) ? "no decision recorded" : received!.Decision;
             sb.Append("    => ").Append(StackCounters.LayerName(decidedAt)).Append(": ").Append(decision).Append('\n');
             // A capture made by usernet up --pcap says what the recorded stack decided; a different decision now is
@@ -103,9 +145,92 @@ public static class PacketReplay
                 sb.Append("    (the recorded stack decided otherwise: ").Append(recorded[4..]).Append(")\n");
             foreach (var e in sink.Events.Where(e => e.Direction == FrameDirection.Sent))
                 pending.Add(AppendSent(sb, summary, e, r.Timestamp, sent, ""));
+            if (!recording && services is not null)
+                while (RunServices(sb, summary, services, said, sink, r.Timestamp, sent, pending)) { }
+        }
+        if (services is not null && records.Count > 0)
+        {
+            // What the services still had to do when the capture ended.
+            var end = sb.Length;
+            sb.Append("\nafter the last frame:\n");
+            int before = sb.Length;
+            while (RunServices(sb, summary, services, said, sink, records[^1].Timestamp, sent, pending)) { }
+            if (sb.Length == before) sb.Length = end;
         }
         sb.Append('\n').Append("replay: ").Append(records.Count).Append(" in, ").Append(sent.Count).Append(" sent\n");
+        if (recording && pending.Count > 0)
+            sb.Append("replay: ").Append(pending.Count).Append(pending.Count == 1 ? " frame" : " frames")
+              .Append(" this replay sent did not appear in the recording\n");
         return new ReplayResult(sb.ToString(), sent, mac, macSource);
+    }
+
+    /// <summary>Gives the services one turn, writing what they did and sent. False when they had nothing to do.</summary>
+    private static bool RunServices(StringBuilder sb, TcpdumpFormatter summary, ReplayServices services, List<string> said, Collector sink, long timestamp, List<CaptureRecord> sent, List<CaptureRecord> pending)
+    {
+        said.Clear();
+        sink.Events.Clear();
+        if (!services.Turn(said)) return false;
+        foreach (var line in said) sb.Append("    ").Append(line).Append('\n');
+        foreach (var e in sink.Events.Where(e => e.Direction == FrameDirection.Sent))
+            pending.Add(AppendSent(sb, summary, e, timestamp, sent, ""));
+        sink.Events.Clear();
+        return true;
+    }
+
+    /// <summary>
+    /// The initial sequence numbers the recorded stack chose: the sequence number of each SYN or SYN-ACK it sent, in
+    /// order, by (our port, peer address, peer port). A retransmitted SYN carries the same number and is counted once.
+    /// </summary>
+    private static Dictionary<(ushort, Ipv4Address, ushort), Queue<uint>> RecordedInitialSequenceNumbers(IReadOnlyList<CaptureRecord> records, MacAddress mac, Ipv4Address ip)
+    {
+        var isns = new Dictionary<(ushort, Ipv4Address, ushort), Queue<uint>>();
+        foreach (var r in records)
+        {
+            if (r.LinkType != LinkTypes.Ethernet || !IsFromUs(r, mac) || !IsUdpOrTcp(r.Data)) continue;
+            var copy = (byte[])r.Data.Clone();
+            Ipv4Header.TryParse(copy.AsSpan(14), out var h); // checked by IsUdpOrTcp
+            if (h.Protocol != IpProtocol.Tcp || h.Source != ip || !TcpSegment.TryParse(h.Payload, out var seg) || !seg.Has(TcpFlags.Syn)) continue;
+            var key = (seg.SourcePort, h.Destination, seg.DestinationPort);
+            if (!isns.TryGetValue(key, out var q)) isns[key] = q = new Queue<uint>();
+            if (q.Count == 0 || q.Last() != seg.SequenceNumber) q.Enqueue(seg.SequenceNumber);
+        }
+        return isns;
+    }
+
+    /// <summary>An unfragmented (or first-fragment) IPv4 datagram carrying UDP or TCP.</summary>
+    private static bool IsUdpOrTcp(byte[] f)
+    {
+        if (f.Length < 14 + 20 + 8 || f[12] != 0x08 || f[13] != 0x00) return false;
+        var copy = (byte[])f.Clone();
+        if (Ipv4Header.TryParse(copy.AsSpan(14), out var h) != Ipv4ParseError.None || h.FragmentOffset != 0) return false;
+        return h.Protocol is IpProtocol.Udp or IpProtocol.Tcp;
+    }
+
+    /// <summary>
+    /// For the fragment that completed a datagram: the whole payload, put together from it and the fragments of the
+    /// same datagram (source, destination, protocol, identification) before it in the capture; else null.
+    /// </summary>
+    private static byte[]? ReassembledPayload(IReadOnlyList<CaptureRecord> records, int i)
+    {
+        var last = records[i].Data;
+        if (last.Length < 34 || last[12] != 0x08 || last[13] != 0x00) return null;
+        var lh = new Ipv4Header(last.AsSpan(14));
+        if (!lh.IsFragment) return null;
+        var pieces = new List<(int Offset, byte[] Data, bool Last)>();
+        for (int j = 0; j <= i; j++)
+        {
+            var f = (byte[])records[j].Data.Clone();
+            if (records[j].LinkType != LinkTypes.Ethernet || f.Length < 34 || f[12] != 0x08 || f[13] != 0x00) continue;
+            if (Ipv4Header.TryParse(f.AsSpan(14), out var h) != Ipv4ParseError.None || !h.IsFragment) continue;
+            if (h.Source != lh.Source || h.Destination != lh.Destination || h.Protocol != lh.Protocol || h.Identification != lh.Identification) continue;
+            pieces.Add((h.FragmentOffset, h.Payload.ToArray(), !h.MoreFragments));
+        }
+        if (!pieces.Any(p => p.Last)) return null;
+        var end = pieces.First(p => p.Last);
+        var whole = new byte[end.Offset + end.Data.Length];
+        foreach (var p in pieces)
+            if (p.Offset + p.Data.Length <= whole.Length) p.Data.CopyTo(whole, p.Offset);
+        return whole;
     }
 
     private static CaptureRecord AppendSent(StringBuilder sb, TcpdumpFormatter summary, FrameEvent e, long timestamp, List<CaptureRecord> sent, string prefix)
@@ -162,18 +287,43 @@ public static class PacketReplay
         r.Comment?.StartsWith("tx: ", StringComparison.Ordinal) == true
         || (r.Comment is null && r.LinkType == LinkTypes.Ethernet && r.Data.Length >= 12 && MacAddress.Read(r.Data.AsSpan(6)) == mac);
 
-    /// <summary>Equal frames, except for the IPv4 identification (and so the header checksum), which a seeded replay picks anew.</summary>
-    private static bool SameIgnoringIpIdentification(byte[] a, byte[] b)
+    /// <summary>
+    /// The frame the replay sent that stands for recorded frame <paramref name="recorded"/>: the same but for the IPv4
+    /// identification, or else a TCP segment the same but for its window; -1 when none.
+    /// </summary>
+    private static int Match(List<CaptureRecord> pending, byte[] recorded)
+    {
+        int exact = pending.FindIndex(s => SameIgnoringIpIdentification(s.Data, recorded));
+        return exact >= 0 ? exact : pending.FindIndex(s => SameIgnoringIpIdentification(s.Data, recorded, ignoreTcpWindow: true));
+    }
+
+    /// <summary>
+    /// Equal frames, except for the IPv4 identification (and so the header checksum), which a seeded replay picks anew;
+    /// with <paramref name="ignoreTcpWindow"/> also a TCP segment's window (and so its checksum).
+    /// </summary>
+    private static bool SameIgnoringIpIdentification(byte[] a, byte[] b, bool ignoreTcpWindow = false)
     {
         if (a.Length != b.Length) return false;
         bool ipv4 = a.Length >= 34 && a[12] == 0x08 && a[13] == 0x00;
+        int window = -1, checksum = -1;
+        if (ignoreTcpWindow)
+        {
+            if (!ipv4 || a[23] != IpProtocol.Tcp || a[14] != b[14] || (BinaryPrimitives.ReadUInt16BigEndian(a.AsSpan(20)) & 0x3FFF) != 0) return false;
+            int tcp = 14 + (a[14] & 0x0F) * 4;
+            if (a.Length < tcp + TcpSegment.MinimumHeaderLength) return false;
+            window = tcp + 14;
+            checksum = tcp + 16;
+        }
         for (int i = 0; i < a.Length; i++)
         {
             if (ipv4 && (i is 18 or 19 or 24 or 25)) continue;
+            if (i == window || i == window + 1 || i == checksum || i == checksum + 1) continue;
             if (a[i] != b[i]) return false;
         }
         return true;
     }
+
+    private static ushort TcpWindowField(byte[] f) => BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(14 + (f[14] & 0x0F) * 4 + 14));
 
     private static string Seconds(long nanos) =>
         "+" + (nanos / 1_000_000_000).ToString(CultureInfo.InvariantCulture) + "." + (nanos % 1_000_000_000 / 1000).ToString("D6", CultureInfo.InvariantCulture);
@@ -212,7 +362,7 @@ public static class PacketReplay
     private static bool IsUnicast(MacAddress m) => !m.IsMulticast && m != MacAddress.Zero;
 
     /// <summary>One short line per layer the frame climbed, up to the layer whose decision ended its way.</summary>
-    internal static List<string> LayerLines(byte[] data, Layer decidedAt, MacAddress mac, Ipv4Address ip)
+    internal static List<string> LayerLines(byte[] data, Layer decidedAt, MacAddress mac, Ipv4Address ip, byte[]? reassembled = null)
     {
         var lines = new List<string>();
         var f = data.AsSpan();
@@ -253,6 +403,11 @@ public static class PacketReplay
         lines.Add(sb.ToString());
         if (decidedAt == Layer.Ipv4 || h.TotalLength > p.Length || h.TotalLength < h.HeaderLength) return lines;
         var payload = p[h.HeaderLength..h.TotalLength];
+        if (h.IsFragment && reassembled is not null)
+        {
+            lines.Add($"ipv4: the last missing piece: with the fragments before it, a datagram of {reassembled.Length} bytes of {proto} goes up");
+            payload = reassembled;
+        }
         if (h.Protocol == IpProtocol.Icmp)
         {
             if (payload.Length < IcmpMessage.HeaderLength) { lines.Add($"icmp: only {payload.Length} bytes, a header needs 8"); return lines; }
@@ -267,9 +422,46 @@ public static class PacketReplay
             };
             lines.Add($"icmp: {what}, {payload.Length - IcmpMessage.HeaderLength} bytes of data, checksum {(icmp.IsChecksumValid ? "ok" : "BAD")}");
         }
-        else if (h.Protocol is IpProtocol.Udp or IpProtocol.Tcp && payload.Length >= 4)
-            lines.Add($"{proto.ToLowerInvariant()}: port {BinaryPrimitives.ReadUInt16BigEndian(payload)} -> port {BinaryPrimitives.ReadUInt16BigEndian(payload[2..])}, {payload.Length} bytes");
+        else if (h.Protocol == IpProtocol.Udp && payload.Length >= UdpDatagram.HeaderLength)
+        {
+            var udp = new UdpDatagram(payload);
+            int length = udp.Length;
+            if (length < UdpDatagram.HeaderLength || length > payload.Length)
+                lines.Add($"udp: port {udp.SourcePort} -> port {udp.DestinationPort}, length field {length} but {payload.Length} bytes");
+            else
+                lines.Add($"udp: port {udp.SourcePort} -> port {udp.DestinationPort}, {length - UdpDatagram.HeaderLength} bytes of data, checksum {(new UdpDatagram(payload[..length]).IsChecksumValid(h.Source, h.Destination) ? "ok" : "BAD")}");
+        }
+        else if (h.Protocol == IpProtocol.Tcp && TcpSegment.TryParse(payload, out var seg))
+        {
+            var t = new StringBuilder();
+            t.Append("tcp: port ").Append(seg.SourcePort).Append(" -> port ").Append(seg.DestinationPort).Append(", ").Append(FlagNames(seg.Flags))
+             .Append(", seq ").Append(seg.SequenceNumber);
+            if (seg.Has(TcpFlags.Ack)) t.Append(", ack ").Append(seg.AcknowledgmentNumber);
+            t.Append(", window ").Append(seg.Window);
+            if (seg.Options.Length > 0 && TcpOptions.TryParse(seg.Options, out var o))
+            {
+                var names = new List<string>();
+                if (o.Mss is { } mss) names.Add($"mss {mss}");
+                if (o.WindowScale is { } ws) names.Add($"window scale {ws}");
+                if (o.SackPermitted) names.Add("sack permitted");
+                if (o.TimestampValue is not null) names.Add("timestamps");
+                if (names.Count > 0) t.Append(", options ").Append(string.Join(", ", names));
+            }
+            t.Append(", ").Append(seg.Payload.Length).Append(" bytes of data, checksum ").Append(seg.IsChecksumValid(h.Source, h.Destination) ? "ok" : "BAD");
+            lines.Add(t.ToString());
+        }
+        else if (h.Protocol is IpProtocol.Udp or IpProtocol.Tcp)
+            lines.Add($"{proto.ToLowerInvariant()}: only {payload.Length} bytes, shorter than a header");
         return lines;
+    }
+
+    /// <summary>The control bits set, in tcpdump's order, by RFC 9293's names: "SYN ACK", "PSH ACK".</summary>
+    private static string FlagNames(TcpFlags flags)
+    {
+        var names = new List<string>();
+        foreach (var (f, name) in new[] { (TcpFlags.Syn, "SYN"), (TcpFlags.Fin, "FIN"), (TcpFlags.Rst, "RST"), (TcpFlags.Psh, "PSH"), (TcpFlags.Ack, "ACK"), (TcpFlags.Urg, "URG"), (TcpFlags.Ece, "ECE"), (TcpFlags.Cwr, "CWR") })
+            if ((flags & f) != 0) names.Add(name);
+        return names.Count == 0 ? "no flags" : string.Join(' ', names);
     }
 
     private sealed record FrameEvent(FrameDirection Direction, byte[] Frame, Layer Layer, string Decision);

@@ -94,9 +94,18 @@ internal sealed class TcpLayer : IDisposable
         Stack.Ip.Send(to, IpProtocol.Tcp, hl, Layer.Tcp, "tcp rst");
     }
 
+    /// <summary>
+    /// Replay only (<c>PacketReplay</c>): when set and it returns a value for a connection's (local port, remote
+    /// address, remote port), that value is the connection's ISN instead of RFC 6528's. A replayed capture's peer
+    /// acknowledges the ISN the recorded stack chose, so the replay's stack must choose the same one. Null (the
+    /// default) everywhere else; the check costs a null test.
+    /// </summary>
+    internal Func<ushort, Ipv4Address, ushort, uint?>? ReplayIsn { get; set; }
+
     /// <summary>RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a 4-microsecond clock.</summary>
     public SeqNumber InitialSequenceNumber(Ipv4Address local, ushort localPort, Ipv4Address remote, ushort remotePort)
     {
+        if (ReplayIsn?.Invoke(localPort, remote, remotePort) is uint recorded) return new SeqNumber(recorded);
         Span<byte> tuple = stackalloc byte[12];
         local.Write(tuple);
         BinaryPrimitives.WriteUInt16BigEndian(tuple[4..], localPort);

@@ -50,6 +50,11 @@ internal sealed class TcpControlBlock
     private SeqNumber _timedSeq;
     private TimeSpan _timedAt;
     private int _retries;
+    private bool _synRetransmitted;
+    /// <summary>Persist probes sent since the peer last acknowledged anything.</summary>
+    private int _unansweredProbes;
+    /// <summary>Once, let Output ignore Nagle and sender SWS avoidance (the override timeout, RFC 9293 3.8.6.2.1).</summary>
+    private bool _forceSend;
 
     // Timers: deadlines on the stack's clock; MaxValue is off.
     private TimeSpan _rtxAt = TimeSpan.MaxValue, _persistAt = TimeSpan.MaxValue, _delAckAt = TimeSpan.MaxValue,
@@ -192,6 +197,13 @@ internal sealed class TcpControlBlock
 
         var segSeq = new SeqNumber(seg.SequenceNumber);
         var flags = seg.Flags;
+        if (State == TcpState.SynReceived && (flags & (TcpFlags.Syn | TcpFlags.Rst)) == TcpFlags.Syn && segSeq == _irs)
+        {
+            // The peer's SYN again, or its SYN-ACK after SYNs crossed: both carry SEQ = IRS, which the window check
+            // would reject as old (it is below RCV.NXT), so they are recognised here first (as Linux does).
+            OnSynInSynReceived(seg, flags);
+            return;
+        }
         int segLen = seg.Payload.Length + ((flags & TcpFlags.Syn) != 0 ? 1 : 0) + ((flags & TcpFlags.Fin) != 0 ? 1 : 0);
         uint rcvWnd = (uint)Math.Max(0, _rcvEdge - _rcvNxt);
 
@@ -235,13 +247,6 @@ internal sealed class TcpControlBlock
         // Fourth: SYN in a synchronized state (RFC 5961 section 4): challenge ACK, whatever its sequence number.
         if ((flags & TcpFlags.Syn) != 0)
         {
-            if (State == TcpState.SynReceived && Listener is not null && segSeq == _irs)
-            {
-                // A retransmitted SYN: our SYN-ACK was lost. Send it again.
-                _stack.Decide(Layer.Tcp, "tcp syn again -> syn-ack again");
-                SendSyn(ack: true);
-                return;
-            }
             _stack.Decide(Layer.Tcp, "tcp syn in a synchronized state -> challenge ack");
             SendChallengeAck();
             return;
@@ -303,6 +308,37 @@ internal sealed class TcpControlBlock
 
     private static int Shift(byte s) => s == 255 ? 0 : s;
 
+    private void OnSynInSynReceived(TcpSegment seg, TcpFlags flags)
+    {
+        if ((flags & TcpFlags.Ack) == 0)
+        {
+            // Our SYN-ACK was lost and the peer sent its SYN again: answer it again (Karn: no RTT sample from it now).
+            _timing = false;
+            _stack.Decide(Layer.Tcp, "tcp syn again -> syn-ack again");
+            SendSyn(ack: true);
+            return;
+        }
+        var segAck = new SeqNumber(seg.AcknowledgmentNumber);
+        if (segAck != _sndMax)
+        {
+            _stack.Decide(Layer.Tcp, "tcp syn-ack that acknowledges nothing we sent -> rst");
+            _layer.SendReset(RemoteAddress, RemotePort, LocalPort, segAck.Value, 0, withAck: false);
+            return;
+        }
+        // Simultaneous open (RFC 9293 figure 8): the peer's SYN-ACK acknowledges our SYN.
+        if (_timing && segAck > _timedSeq) SampleRtt();
+        _sndUna = segAck;
+        _sndWnd = seg.Window; // a SYN's window is never scaled (RFC 7323 2.2)
+        _maxSndWnd = Math.Max(_maxSndWnd, _sndWnd);
+        _sndWl1 = _irs;
+        _sndWl2 = segAck;
+        _retries = 0;
+        DisarmRetransmit();
+        Establish("tcp syn-ack in SYN-RECEIVED (simultaneous open) -> ESTABLISHED");
+        SendAck("tcp ack (simultaneous open)");
+        Output();
+    }
+
     private void OnSegmentInSynSent(TcpSegment seg)
     {
         var flags = seg.Flags;
@@ -350,6 +386,8 @@ internal sealed class TcpControlBlock
 
     private void Establish(string why)
     {
+        // RFC 6298 (5.7): if a SYN had to be retransmitted and RTO is below 3 s, data transmission starts with 3 s.
+        if (_synRetransmitted && !_haveRtt && _rto < TimeSpan.FromSeconds(3)) _rto = Clamp(TimeSpan.FromSeconds(3));
         SetState(TcpState.Established);
         _stack.Decide(Layer.Tcp, why);
         if (_s.KeepAliveTime is { } ka) _keepAliveAt = _stack.Now + ka;
@@ -364,6 +402,7 @@ internal sealed class TcpControlBlock
     private void ProcessAck(TcpSegment seg, SeqNumber segSeq, SeqNumber segAck)
     {
         int acked = segAck - _sndUna;
+        _unansweredProbes = 0;
         bool windowUpdate = _sndWl1 < segSeq || (_sndWl1 == segSeq && _sndWl2 <= segAck);
         uint newWnd = (uint)seg.Window << Shift(_sndShift);
         if (acked > 0)
@@ -591,17 +630,27 @@ internal sealed class TcpControlBlock
                 int len = (int)Math.Min(Math.Min(unsent, _sndMss), Math.Max(0, usable));
                 if (len <= 0)
                 {
-                    if (_sndWnd == 0 && flight == 0 && _persistAt == TimeSpan.MaxValue) ArmPersist();
+                    // Window closed (or too small for anything) with nothing in flight: only the persist timer can
+                    // get us going again if the peer's window update is lost (RFC 1122 4.2.2.17).
+                    if (flight == 0 && _persistAt == TimeSpan.MaxValue) ArmPersist();
                     return;
                 }
-                if (len < _sndMss)
+                if (len < _sndMss && !_forceSend)
                 {
                     bool allOfIt = len == unsent;
                     // Nagle (RFC 896): one small segment in flight at a time, unless asked not to or finishing.
                     if (allOfIt && flight > 0 && !_s.NoDelay && !completed) return;
-                    // Sender SWS avoidance: a window-limited piece must be at least half the largest window seen.
-                    if (!allOfIt && len < _maxSndWnd / 2) return;
+                    // Sender SWS avoidance: a window-limited piece must be at least half the largest window seen;
+                    // with nothing in flight the persist timer is the override timeout that sends it anyway.
+                    if (!allOfIt && len < _maxSndWnd / 2)
+                    {
+                        if (flight == 0 && _persistAt == TimeSpan.MaxValue) ArmPersist();
+                        return;
+                    }
                 }
+                _forceSend = false;
+                _persistAt = TimeSpan.MaxValue; // data in flight: the retransmission timer watches it now
+                _persistBackoff = TimeSpan.Zero;
                 bool retransmission = _sndNxt < _sndMax;
                 var flags = TcpFlags.Ack | (len == unsent ? TcpFlags.Psh : 0);
                 Emit(_sndNxt, flags, sentData, len, default, retransmission ? "tcp retransmission" : "tcp data");
@@ -729,9 +778,26 @@ internal sealed class TcpControlBlock
         if (State == TcpState.Closed) return;
         if (now >= _persistAt)
         {
-            // Zero-window probe (RFC 1122 4.2.2.17): an old sequence number makes the peer answer with its window.
-            Emit(_sndUna - 1, TcpFlags.Ack, 0, 0, default, "tcp zero-window probe");
-            ArmPersist();
+            _persistAt = TimeSpan.MaxValue;
+            if (_sndWnd > 0)
+            {
+                // A small window: the override timeout sends what it allows (RFC 9293 3.8.6.2.1).
+                _forceSend = true;
+                Output();
+                _forceSend = false;
+            }
+            else if (_unansweredProbes >= _s.DataRetries)
+            {
+                Fail(SocketError.TimedOut, sendReset: true); // nobody answers: the peer is gone, not just busy
+                return;
+            }
+            else
+            {
+                // Zero-window probe (RFC 1122 4.2.2.17): an old sequence number makes the peer answer with its window.
+                _unansweredProbes++;
+                Emit(_sndUna - 1, TcpFlags.Ack, 0, 0, default, "tcp zero-window probe");
+                ArmPersist();
+            }
         }
         if (now >= _keepAliveAt)
         {
@@ -744,6 +810,16 @@ internal sealed class TcpControlBlock
 
     private void OnRetransmitTimeout()
     {
+        if (_sndWnd == 0 && State is TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck)
+        {
+            // The peer closed its window: what went beyond it will be sent again when it opens. While the peer
+            // answers our probes the connection must stay (RFC 1122 4.2.2.17), so this is persist, not a retry.
+            _sndNxt = _sndUna;
+            if (_finSent && _sndUna == _finSeq) _sndNxt = _finSeq;
+            _rtxAt = TimeSpan.MaxValue;
+            if (_persistAt == TimeSpan.MaxValue) ArmPersist();
+            return;
+        }
         _retries++;
         int limit = State is TcpState.SynSent or TcpState.SynReceived ? _s.SynRetries : _s.DataRetries;
         if (_retries > limit)
@@ -757,8 +833,8 @@ internal sealed class TcpControlBlock
         _timing = false;
         switch (State)
         {
-            case TcpState.SynSent: SendSyn(ack: false); break;
-            case TcpState.SynReceived: SendSyn(ack: true); break;
+            case TcpState.SynSent: _synRetransmitted = true; SendSyn(ack: false); break;
+            case TcpState.SynReceived: _synRetransmitted = true; SendSyn(ack: true); break;
             default:
                 // RFC 5681 (4): after a timeout, ssthresh = max(FlightSize/2, 2*SMSS), cwnd = one segment.
                 uint flight = (uint)(_sndMax - _sndUna);

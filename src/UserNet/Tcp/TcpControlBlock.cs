@@ -263,15 +263,7 @@ internal sealed class TcpControlBlock
                 _layer.SendReset(RemoteAddress, RemotePort, LocalPort, segAck.Value, 0, withAck: false);
                 return;
             }
-            if (_timing && segAck > _timedSeq) SampleRtt();
-            _sndUna = segAck;
-            _sndWnd = (uint)seg.Window << Shift(_sndShift);
-            _maxSndWnd = Math.Max(_maxSndWnd, _sndWnd);
-            _sndWl1 = segSeq;
-            _sndWl2 = segAck;
-            _retries = 0;
-            DisarmRetransmit();
-            Establish("tcp ack of our syn-ack -> ESTABLISHED");
+            OurSynAcknowledged(segSeq, segAck, (uint)seg.Window << Shift(_sndShift), "tcp ack of our syn-ack -> ESTABLISHED");
         }
         // RFC 5961 section 5: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
         if (segAck > _sndMax)
@@ -325,18 +317,25 @@ internal sealed class TcpControlBlock
             _layer.SendReset(RemoteAddress, RemotePort, LocalPort, segAck.Value, 0, withAck: false);
             return;
         }
-        // Simultaneous open (RFC 9293 figure 8): the peer's SYN-ACK acknowledges our SYN.
+        // Simultaneous open (RFC 9293 figure 8): the peer's SYN-ACK acknowledges our SYN. A SYN's window is never
+        // scaled (RFC 7323 2.2).
+        OurSynAcknowledged(_irs, segAck, seg.Window, "tcp syn-ack in SYN-RECEIVED (simultaneous open) -> ESTABLISHED");
+        SendAck("tcp ack (simultaneous open)");
+        Output();
+    }
+
+    /// <summary>SYN-RECEIVED, and the peer acknowledged our SYN: take its window, stop the timer, be ESTABLISHED.</summary>
+    private void OurSynAcknowledged(SeqNumber segSeq, SeqNumber segAck, uint window, string why)
+    {
         if (_timing && segAck > _timedSeq) SampleRtt();
         _sndUna = segAck;
-        _sndWnd = seg.Window; // a SYN's window is never scaled (RFC 7323 2.2)
+        _sndWnd = window;
         _maxSndWnd = Math.Max(_maxSndWnd, _sndWnd);
-        _sndWl1 = _irs;
+        _sndWl1 = segSeq;
         _sndWl2 = segAck;
         _retries = 0;
         DisarmRetransmit();
-        Establish("tcp syn-ack in SYN-RECEIVED (simultaneous open) -> ESTABLISHED");
-        SendAck("tcp ack (simultaneous open)");
-        Output();
+        Establish(why);
     }
 
     private void OnSegmentInSynSent(TcpSegment seg)

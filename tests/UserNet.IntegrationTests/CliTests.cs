@@ -103,6 +103,8 @@ print(s.recv(10).decode()); s.close()
         Assert.Contains("demo passed: both directions answered", r.Stdout);
         Assert.Contains("kernel got a reply from 10.77.0.2", r.Stdout);
         Assert.Contains("3 packets transmitted, 3 received, 0% packet loss", r.Stdout);
+        Assert.Contains("udp echo of 3000 bytes from 10.77.0.2:7: intact", r.Stdout);
+        Assert.Contains("tcp echo of 100000 bytes: intact", r.Stdout);
         var ns = Shell.Check("ip", "netns", "list").Stdout;
         Assert.DoesNotContain("usernet-demo-", ns);
     }
@@ -113,6 +115,7 @@ print(s.recv(10).decode()); s.close()
         var r = Usernet("demo", "--memory");
         Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
         Assert.Contains("in-memory link", r.Stdout);
+        Assert.Contains("tcp echo of 100000 bytes over", r.Stdout);
         Assert.Contains("demo passed (in memory): both directions answered", r.Stdout);
     }
 }

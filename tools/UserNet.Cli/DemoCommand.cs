@@ -7,6 +7,7 @@ using UserNet.Core;
 using UserNet.Devices;
 using UserNet.Hosting;
 using UserNet.Services;
+using UserNet.Tcp;
 using UserNet.Udp;
 using UserNet.Tracing;
 using UserNet.Wire;
@@ -236,7 +237,34 @@ internal static class DemoCommand
             }
             catch (OperationCanceledException) { udpOk = false; Say("no udp echo"); }
         }
-        bool ok = ab == ExitCodes.Ok && ba == ExitCodes.Ok && udpOk;
+        Say("a opens a TCP connection to b's echo service, sends 100 KB, half-closes and reads it all back:");
+        bool tcpOk;
+        await using (await StackServices.StartAsync(hostB, ["echo"]))
+        {
+            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            try
+            {
+                await using var conn = await TcpConnection.ConnectAsync(hostA, new IPEndPoint(StackAddress.Address.ToIPAddress(), TcpServices.EchoPort), cts.Token);
+                var data = new byte[100_000];
+                new Random(5).NextBytes(data);
+                var reading = Task.Run(async () =>
+                {
+                    using var back = new MemoryStream();
+                    await conn.Input.CopyToAsync(back, cts.Token);
+                    return back.ToArray();
+                });
+                await conn.Output.WriteAsync(data, cts.Token);
+                await conn.ShutdownSendAsync();
+                tcpOk = (await reading).AsSpan().SequenceEqual(data);
+                Say($"tcp echo of {data.Length} bytes over {conn.LocalEndPoint} -> {conn.RemoteEndPoint}: {(tcpOk ? "intact" : "CORRUPTED")}");
+            }
+            catch (Exception e) when (e is SocketException or OperationCanceledException)
+            {
+                tcpOk = false;
+                Say($"tcp echo failed: {e.Message}");
+            }
+        }
+        bool ok = ab == ExitCodes.Ok && ba == ExitCodes.Ok && udpOk && tcpOk;
         Say(ok ? "demo passed (in memory): both directions answered" : "demo FAILED: see above");
         return ok ? ExitCodes.Ok : ExitCodes.NoReply;
     }

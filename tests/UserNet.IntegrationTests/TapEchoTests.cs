@@ -68,6 +68,23 @@ public sealed class TapEchoTests
     }
 
     [Fact]
+    public void Usernet_ping_to_an_address_nobody_owns_reports_host_unreachable_as_iputils_does()
+    {
+        using var ns = TestNamespace.Create("uunreach");
+        ns.AddTap(Tap, KernelCidr);
+
+        // ARP gives up after three requests a second apart; each echo request that waited is reported, in order.
+        var r = ns.Exec(TimeSpan.FromSeconds(60), [.. Cli.Command, "ping", "--tap", Tap, "--ip", StackCidr, "-c", "3", "-i", "0.5", "-W", "5", "10.80.0.99"]);
+
+        Assert.Equal(1, r.ExitCode);
+        var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(["From 10.80.0.2 icmp_seq=1 Destination Host Unreachable", "From 10.80.0.2 icmp_seq=2 Destination Host Unreachable",
+            "From 10.80.0.2 icmp_seq=3 Destination Host Unreachable"], lines.Where(l => l.StartsWith("From ")).ToArray());
+        Assert.Matches(@"^3 packets transmitted, 0 received, \+3 errors, 100% packet loss, time \d+ms$", lines.Single(l => l.Contains("transmitted")));
+        Assert.Equal("pipe 3", lines[^1]);
+    }
+
+    [Fact]
     public void Malformed_frames_from_the_kernel_side_are_dropped_and_counted_while_ping_keeps_working()
     {
         using var ns = TestNamespace.Create("malformed");

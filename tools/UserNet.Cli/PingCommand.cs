@@ -60,7 +60,21 @@ internal static class PingCommand
         var id = host.Pinger.NewIdentifier();
         var rtts = new List<double>();
         var outstanding = new List<Task>();
-        int transmitted = 0;
+        int transmitted = 0, errors = 0, pipe = 1;
+        var finished = new Dictionary<long, PingReply>();
+        long printed = 0;
+        void Print(PingReply r)
+        {
+            if (r.IsError)
+            {
+                errors++;
+                if (!quiet) output.WriteLine($"From {r.From} icmp_seq={r.Sequence} {r.ErrorText}");
+                return;
+            }
+            rtts.Add(r.RoundTripTime.TotalMilliseconds);
+            if (!quiet)
+                output.WriteLine($"{r.DataLength + 8} bytes from {r.From}: icmp_seq={r.Sequence} ttl={r.Ttl} time={FormatRtt(r.RoundTripTime.TotalMilliseconds)} ms{(r.DataIntact ? "" : " (wrong data)")}");
+        }
         var clock = Stopwatch.StartNew();
         var gate = new object();
         try
@@ -69,17 +83,22 @@ internal static class PingCommand
             {
                 stop.ThrowIfCancellationRequested();
                 transmitted++;
+                // iputils' "pipe": the most requests outstanding at once, counted as each one goes out.
+                lock (gate) pipe = Math.Max(pipe, transmitted - (int)(printed + finished.Count));
                 var s = seq;
                 outstanding.Add(Task.Run(async () =>
                 {
                     var reply = await host.Pinger.PingAsync(dst, id, s, dataSize, wait, stop);
                     if (reply is not { } r) return;
-                    double ms = r.RoundTripTime.TotalMilliseconds;
                     lock (gate)
                     {
-                        rtts.Add(ms);
-                        if (!quiet)
-                            output.WriteLine($"{r.DataLength + 8} bytes from {r.From}: icmp_seq={r.Sequence} ttl={r.Ttl} time={FormatRtt(ms)} ms{(r.DataIntact ? "" : " (wrong data)")}");
+                        // Tasks resume on the thread pool in any order; print in the order the stack matched them.
+                        finished[r.Order] = r;
+                        while (finished.Remove(printed + 1, out var next))
+                        {
+                            printed++;
+                            Print(next);
+                        }
                     }
                 }));
                 if (count != 0 && transmitted == count) break;
@@ -94,20 +113,31 @@ internal static class PingCommand
         }
 
         int received;
-        lock (gate) received = rtts.Count;
+        lock (gate)
+        {
+            // A stop can leave a later reply waiting for an earlier one that was never printed: print the rest in order.
+            foreach (var r in finished.OrderBy(kv => kv.Key).Select(kv => kv.Value)) Print(r);
+            finished.Clear();
+            received = rtts.Count;
+        }
         output.WriteLine();
         output.WriteLine($"--- {dst} ping statistics ---");
         double loss = transmitted == 0 ? 0 : (transmitted - received) * 100.0 / transmitted;
-        output.WriteLine($"{transmitted} packets transmitted, {received} received, {loss.ToString("G6", CultureInfo.InvariantCulture)}% packet loss, time {(long)clock.Elapsed.TotalMilliseconds}ms");
+        var errorsText = errors > 0 ? $"+{errors} errors, " : "";
+        output.WriteLine($"{transmitted} packets transmitted, {received} received, {errorsText}{loss.ToString("G6", CultureInfo.InvariantCulture)}% packet loss, time {(long)clock.Elapsed.TotalMilliseconds}ms");
+        // iputils ends with the rtt figures (when there were replies) and ", pipe N" (when N > 1), on one line.
+        var last = new List<string>();
         if (received > 0)
         {
             lock (gate)
             {
                 double min = rtts.Min(), max = rtts.Max(), avg = rtts.Average();
                 double mdev = Math.Sqrt(Math.Max(0, rtts.Select(x => x * x).Average() - avg * avg));
-                output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"rtt min/avg/max/mdev = {min:F3}/{avg:F3}/{max:F3}/{mdev:F3} ms"));
+                last.Add(string.Create(CultureInfo.InvariantCulture, $"rtt min/avg/max/mdev = {min:F3}/{avg:F3}/{max:F3}/{mdev:F3} ms"));
             }
         }
+        if (pipe > 1) last.Add($"pipe {pipe}");
+        if (last.Count > 0) output.WriteLine(string.Join(", ", last));
         return received > 0 ? ExitCodes.Ok : ExitCodes.NoReply;
     }
 

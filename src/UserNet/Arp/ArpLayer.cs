@@ -178,7 +178,12 @@ internal sealed partial class ArpLayer : IDisposable
         {
             foreach (var e in expired)
             {
-                if (!e.Resolved) LogUnresolved(e.Address, e.RequestsSent);
+                if (!e.Resolved)
+                {
+                    LogUnresolved(e.Address, e.RequestsSent);
+                    // As a host's own stack does, report "host unreachable" for what waited (RFC 1122 2.3.2.2).
+                    foreach (var w in e.Waiting) _stack.Icmp.NotifyLocalUnreachable(w.Buffer.AsSpan(EthernetFrame.HeaderLength, w.Length - EthernetFrame.HeaderLength));
+                }
                 int dropped = _cache.Remove(e);
                 for (int i = 0; i < dropped; i++) _stack.DropOutgoing(DropReason.ArpUnresolved);
             }

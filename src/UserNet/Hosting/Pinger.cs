@@ -3,8 +3,37 @@ using UserNet.Wire;
 
 namespace UserNet.Hosting;
 
-/// <summary>The outcome of one echo request.</summary>
-public readonly record struct PingReply(Ipv4Address From, ushort Sequence, int DataLength, byte Ttl, TimeSpan RoundTripTime, bool DataIntact);
+/// <summary>
+/// The outcome of one echo request: a reply, or an ICMP error about it (<see cref="ErrorType"/> set; <see cref="From"/>
+/// is who reported it, our own address when ARP found nobody).
+/// </summary>
+public readonly record struct PingReply(Ipv4Address From, ushort Sequence, int DataLength, byte Ttl, TimeSpan RoundTripTime, bool DataIntact,
+    byte? ErrorType = null, byte ErrorCode = 0)
+{
+    public bool IsError => ErrorType is not null;
+
+    /// <summary>1 for the first reply or error matched for this echo identifier, 2 for the next: the order the stack saw them in.</summary>
+    public long Order { get; init; }
+
+    /// <summary>What iputils ping prints for the error (ping_common.c / ping.c pr_icmph).</summary>
+    public string? ErrorText => ErrorType switch
+    {
+        null => null,
+        IcmpType.DestinationUnreachable => ErrorCode switch
+        {
+            0 => "Destination Net Unreachable",
+            1 => "Destination Host Unreachable",
+            2 => "Destination Protocol Unreachable",
+            3 => "Destination Port Unreachable",
+            4 => "Frag needed and DF set",
+            5 => "Source Route Failed",
+            13 => "Communication prohibited by filter",
+            _ => $"Dest Unreachable, Bad Code: {ErrorCode}",
+        },
+        IcmpType.TimeExceeded => ErrorCode == 0 ? "Time to live exceeded" : "Frag reassembly time exceeded",
+        _ => $"Bad ICMP type: {ErrorType}",
+    };
+}
 
 /// <summary>
 /// An ICMP echo client on a <see cref="StackHost"/>: sends a request, matches the reply by identifier and
@@ -16,6 +45,14 @@ public sealed class Pinger : IEchoReplyListener
     // Touched on the loop only.
     private readonly Dictionary<(ushort Id, ushort Seq), Pending> _pending = new();
     private int _nextId = Random.Shared.Next(1, 0xFFFF);
+    private readonly Dictionary<ushort, long> _matched = new(); // per identifier; touched on the loop only
+
+    private long NextOrder(ushort identifier)
+    {
+        _matched.TryGetValue(identifier, out var n);
+        _matched[identifier] = ++n;
+        return n;
+    }
 
     private sealed class Pending
     {
@@ -66,7 +103,14 @@ public sealed class Pinger : IEchoReplyListener
     {
         if (!_pending.Remove((identifier, sequence), out var p)) return false;
         var rtt = time - p.SentAt;
-        p.Completion.TrySetResult(new PingReply(from, sequence, data.Length, ttl, rtt, data.SequenceEqual(p.Data)));
+        p.Completion.TrySetResult(new PingReply(from, sequence, data.Length, ttl, rtt, data.SequenceEqual(p.Data)) { Order = NextOrder(identifier) });
+        return true;
+    }
+
+    bool IEchoReplyListener.OnEchoError(Ipv4Address reporter, ushort identifier, ushort sequence, byte type, byte code, TimeSpan time)
+    {
+        if (!_pending.Remove((identifier, sequence), out var p)) return false;
+        p.Completion.TrySetResult(new PingReply(reporter, sequence, 0, 0, time - p.SentAt, false, type, code) { Order = NextOrder(identifier) });
         return true;
     }
 

@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using UserNet.Core;
 using UserNet.Ip;
 using UserNet.Wire;
@@ -43,7 +44,7 @@ internal sealed class IcmpLayer
                 break;
             case IcmpType.DestinationUnreachable:
             case IcmpType.TimeExceeded:
-                ReceiveError(icmp);
+                ReceiveError(icmp, ip.Source);
                 break;
             default:
                 _stack.Drop(DropReason.IcmpUnhandledType);
@@ -55,7 +56,7 @@ internal sealed class IcmpLayer
     /// An error about a datagram we sent: find the sender from the quoted header and ports (RFC 1122 3.2.2: the
     /// error MUST be passed to the transport layer) and hand it over.
     /// </summary>
-    private void ReceiveError(IcmpMessage icmp)
+    private void ReceiveError(IcmpMessage icmp, Ipv4Address reporter)
     {
         var quote = icmp.Data;
         if (quote.Length < Ipv4Header.MinimumLength) { _stack.Drop(DropReason.IcmpErrorMalformed); return; }
@@ -68,6 +69,8 @@ internal sealed class IcmpLayer
         }
         bool delivered = inner.Protocol switch
         {
+            IpProtocol.Icmp => quote[hl] == IcmpType.EchoRequest && _stack.EchoListener is { } l
+                && l.OnEchoError(reporter, BinaryPrimitives.ReadUInt16BigEndian(quote[(hl + 4)..]), BinaryPrimitives.ReadUInt16BigEndian(quote[(hl + 6)..]), icmp.Type, icmp.Code, _stack.Now),
             IpProtocol.Udp => _stack.Udp.OnIcmpError(inner.Destination, new UdpDatagram(quote.Slice(hl, 8)), icmp.Type, icmp.Code),
             IpProtocol.Tcp => _stack.Tcp.OnIcmpError(inner.Destination, quote.Slice(hl, 8), Udp.UdpLayer.SocketErrorFor(icmp.Type, icmp.Code)),
             _ => false,
@@ -92,6 +95,16 @@ internal sealed class IcmpLayer
         reply.Checksum = InternetChecksum.Update(request.Checksum, oldWord, (ushort)(IcmpType.EchoReply << 8 | request.Code));
         _stack.Counters.Sent(Layer.Icmp);
         _stack.Ip.Send(to, IpProtocol.Icmp, length, Layer.Icmp, "icmp echo reply");
+    }
+
+    /// <summary>ARP gave up on the next hop of a datagram of ours: if it is an echo request, tell the ping client.</summary>
+    public void NotifyLocalUnreachable(ReadOnlySpan<byte> datagram)
+    {
+        if (datagram.Length < Ipv4Header.MinimumLength + IcmpMessage.HeaderLength || datagram[9] != IpProtocol.Icmp) return;
+        int hl = (datagram[0] & 0x0F) * 4;
+        if (datagram.Length < hl + IcmpMessage.HeaderLength || datagram[hl] != IcmpType.EchoRequest) return;
+        _stack.EchoListener?.OnEchoError(_stack.IpAddress, BinaryPrimitives.ReadUInt16BigEndian(datagram[(hl + 4)..]),
+            BinaryPrimitives.ReadUInt16BigEndian(datagram[(hl + 6)..]), IcmpType.DestinationUnreachable, IcmpUnreachableCode.Host, _stack.Now);
     }
 
     public bool SendEchoRequest(Ipv4Address to, ushort identifier, ushort sequence, ReadOnlySpan<byte> data)

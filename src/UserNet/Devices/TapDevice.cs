@@ -137,8 +137,9 @@ public sealed unsafe class TapDevice : INetDevice
             }
             if (frames == 0) continue;
             var flush = sink.FlushAsync();
-            if (!flush.IsCompleted) flush.AsTask().GetAwaiter().GetResult(); // the loop is behind: let the kernel queue (and drop) for us
-            else if (flush.Result.IsCompleted) break;
+            // When the loop is behind, wait here and let the kernel's queue hold (and drop) frames for us.
+            var result = flush.IsCompleted ? flush.Result : flush.AsTask().GetAwaiter().GetResult();
+            if (result.IsCompleted) break; // the loop has stopped reading
         }
     }
 

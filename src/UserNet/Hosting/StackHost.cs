@@ -23,6 +23,8 @@ public sealed class StackHost : IAsyncDisposable
     private TimeSpan _armedDeadline = TimeSpan.MaxValue;
     private byte[] _scratch = new byte[2048];
     private volatile bool _stopping;
+    private int _disposed;
+    private volatile bool _loopEnded;
     private volatile bool _timerFired;
     private Task _loop = Task.CompletedTask;
 
@@ -82,11 +84,34 @@ public sealed class StackHost : IAsyncDisposable
         return tcs.Task;
     }
 
-    /// <summary>Queues work for the loop and wakes it.</summary>
+    /// <summary>Queues work for the loop and wakes it. Once the host has stopped, work runs at once on the caller's thread.</summary>
     public void Post(Action<NetStack> work)
     {
+        if (_loopEnded)
+        {
+            RunWork(work);
+            return;
+        }
         _work.Enqueue(work);
         _rx.Reader.CancelPendingRead();
+        // The loop may have ended between the check and the enqueue: then nobody else will run what is queued.
+        if (_loopEnded) DrainWork();
+    }
+
+    private void DrainWork()
+    {
+        while (_work.TryDequeue(out var w)) RunWork(w);
+    }
+
+    private void RunWork(Action<NetStack> w)
+    {
+        try { w(Stack); }
+        catch (Exception e)
+        {
+            // Work from outside must not stop the loop: count it as a fault and keep serving.
+            Stack.Counters.Dropped(DropReason.StackFault);
+            if (Stack.Options.Logger is { } l) StackLog.StackFault(l, e);
+        }
     }
 
     private async Task RunAsync()
@@ -97,16 +122,7 @@ public sealed class StackHost : IAsyncDisposable
         while (!_stopping)
         {
             var now = Now;
-            while (_work.TryDequeue(out var w))
-            {
-                try { w(Stack); }
-                catch (Exception e)
-                {
-                    // Work from outside must not stop the loop: count it as a fault and keep serving.
-                    Stack.Counters.Dropped(DropReason.StackFault);
-                    if (Stack.Options.Logger is { } l) StackLog.StackFault(l, e);
-                }
-            }
+            DrainWork();
             Stack.Poll(now);
             ArmWakeTimer(now);
 
@@ -144,15 +160,22 @@ public sealed class StackHost : IAsyncDisposable
     /// <summary>Stops the loop and the device's receiver. Does not dispose the device (the caller owns it).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _stopping = true;
         _rx.Reader.CancelPendingRead();
         try { await _loop.ConfigureAwait(false); }
         finally
         {
-            _device.StopReceiving();
-            _wakeTimer.Dispose();
-            _rx.Writer.Complete();
+            // From here on nothing reads the queue: run what is left, and later posts run in place (see Post), so that
+            // nobody waits for ever on a loop that has stopped (a listener disposed after its host, say).
+            _loopEnded = true;
+            DrainWork();
+            // Complete the reader first: a device thread waiting in a paused flush is released (its flush completes)
+            // and can be joined; only then is its writer completed.
             _rx.Reader.Complete();
+            _device.StopReceiving();
+            _rx.Writer.Complete();
+            _wakeTimer.Dispose();
             Pinger.CancelAll();
             Stack.Dispose();
         }

@@ -124,3 +124,20 @@ public class TwoStackPingTests : IAsyncLifetime
         Assert.Equal(1, _b.Counters.DroppedFor(DropReason.ArpAddressConflict));
     }
 }
+
+public sealed class StackHostLifetimeTests
+{
+    [Fact]
+    public async Task Work_posted_after_the_host_stopped_still_completes()
+    {
+        var (a, _) = UserNet.Devices.MemoryLink.CreatePair();
+        var host = new UserNet.Hosting.StackHost(a, new UserNet.Core.StackOptions { Address = UserNet.Wire.Ipv4Subnet.Parse("10.0.0.1/24") });
+        await host.StartAsync();
+        var listener = await UserNet.Tcp.TcpListener.StartAsync(host, 80);
+        await host.DisposeAsync();
+        await host.DisposeAsync(); // twice is fine
+        // Disposing the listener posts to a loop that has stopped: it must not wait for ever.
+        await listener.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.Equal(42, await host.InvokeAsync(_ => 42).WaitAsync(TimeSpan.FromSeconds(5)));
+    }
+}

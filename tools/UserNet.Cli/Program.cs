@@ -17,7 +17,9 @@ if (parse.Errors.Count > 0)
     // One clear line, not a usage dump (the user asked for --help if they want it).
     var cmd = parse.CommandResult.Command;
     var name = cmd == root ? "usernet" : $"usernet {cmd.Name}";
-    Console.Error.WriteLine($"{name}: {parse.Errors[0].Message} (see '{name} --help')");
+    // An unknown word says more than "required command was not provided", which System.CommandLine lists first.
+    var error = parse.Errors.FirstOrDefault(e => e.Message.StartsWith("Unrecognized", StringComparison.Ordinal)) ?? parse.Errors[0];
+    Console.Error.WriteLine($"{name}: {error.Message} (see '{name} --help')");
     return ExitCodes.Error;
 }
 try

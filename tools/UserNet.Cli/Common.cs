@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using UserNet.Core;
+using UserNet.Stack;
 using UserNet.Devices;
 using UserNet.Wire;
 
@@ -30,13 +31,14 @@ internal sealed class StackArguments
         c.Add(Tap); c.Add(Ip); c.Add(Gateway); c.Add(Mac); c.Add(Create);
     }
 
-    public StackOptions BuildOptions(ParseResult p, int mtu, string name) => new()
+    public StackOptions BuildOptions(ParseResult p, int mtu, string name, IFrameObserver? observer = null) => new()
     {
         Address = p.GetValue(Ip),
         Gateway = p.GetValue(Gateway),
-        Mac = p.GetValue(Mac) ?? MacAddress.RandomLocal(),
+        Mac = p.GetValue(Mac),
         Mtu = mtu,
         Name = name,
+        Observer = observer,
     };
 
     public TapDevice OpenTap(ParseResult p)

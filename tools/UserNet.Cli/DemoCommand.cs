@@ -4,11 +4,12 @@ using System.Net;
 using System.Net.NetworkInformation;
 using System.Net.Sockets;
 using UserNet.Core;
+using UserNet.Stack;
 using UserNet.Devices;
 using UserNet.Hosting;
 using UserNet.Services;
 using UserNet.Tcp;
-using UserNet.Udp;
+using UserNet.Sockets;
 using UserNet.Tracing;
 using UserNet.Wire;
 
@@ -113,11 +114,10 @@ internal static class DemoCommand
         Say($"kernel side: {TapName} {KernelAddress}; stack side: {StackAddress}");
 
         using var device = TapDevice.Open(TapName);
-        var options = new StackOptions { Address = StackAddress, Mtu = device.Mtu, Name = TapName };
+        var options = new StackOptions { Address = StackAddress, Mtu = device.Mtu, Name = TapName, Observer = new TextTracer(Console.Out, DateTime.Now, "  trace ") };
         await using var host = new StackHost(device, options);
-        host.Stack.Observer = new TextTracer(Console.Out, DateTime.Now - host.Now, "  trace ");
         await host.StartAsync();
-        Console.WriteLine($"usernet: up on {TapName} ip {StackAddress} mac {options.Mac} mtu {device.Mtu}");
+        Console.WriteLine($"usernet: up on {TapName} ip {StackAddress} mac {host.Mac} mtu {device.Mtu}");
 
         Say($"the kernel pings the stack ({StackAddress.Address}) three times:");
         int kernelReplies = 0;
@@ -162,7 +162,7 @@ internal static class DemoCommand
         using var kernel = new UdpClient(new IPEndPoint(IPAddress.Any, 0));
         var data = new byte[size];
         for (int i = 0; i < size; i++) data[i] = (byte)('a' + i % 26);
-        await kernel.SendAsync(data, new IPEndPoint(stack.ToIPAddress(), UdpServices.EchoPort));
+        await kernel.SendAsync(data, new IPEndPoint(stack.ToIPAddress(), StackServices.EchoPort));
         var receive = kernel.ReceiveAsync();
         if (await Task.WhenAny(receive, Task.Delay(2000)) != receive) { Say($"udp echo of {size} bytes: no answer"); return false; }
         bool same = receive.Result.Buffer.AsSpan().SequenceEqual(data);
@@ -177,7 +177,7 @@ internal static class DemoCommand
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
         try
         {
-            await kernel.ConnectAsync(new IPEndPoint(stack.ToIPAddress(), TcpServices.EchoPort), cts.Token);
+            await kernel.ConnectAsync(new IPEndPoint(stack.ToIPAddress(), StackServices.EchoPort), cts.Token);
             var data = new byte[100_000];
             new Random(5).NextBytes(data);
             var receive = Task.Run(async () =>
@@ -207,15 +207,13 @@ internal static class DemoCommand
     {
         Say($"no TAP here ({why}): running the same exchange between two stacks on an in-memory link");
         var (a, b) = MemoryLink.CreatePair();
-        var optA = new StackOptions { Address = KernelAddress, Name = "stack-a" };
-        var optB = new StackOptions { Address = StackAddress, Name = "stack-b" };
+        var optA = new StackOptions { Address = KernelAddress, Name = "stack-a", Observer = new TextTracer(Console.Out, DateTime.Now, "  a ") };
+        var optB = new StackOptions { Address = StackAddress, Name = "stack-b", Observer = new TextTracer(Console.Out, DateTime.Now, "  b ") };
         await using var hostA = new StackHost(a, optA);
         await using var hostB = new StackHost(b, optB);
-        hostA.Stack.Observer = new TextTracer(Console.Out, DateTime.Now - hostA.Now, "  a ");
-        hostB.Stack.Observer = new TextTracer(Console.Out, DateTime.Now - hostB.Now, "  b ");
         await hostA.StartAsync();
         await hostB.StartAsync();
-        Say($"stack a {optA.Address} mac {optA.Mac}; stack b {optB.Address} mac {optB.Mac}");
+        Say($"stack a {hostA.Address} mac {hostA.Mac}; stack b {hostB.Address} mac {hostB.Mac}");
         Say("a pings b:");
         int ab = await PingCommand.RunAsync(hostA, StackAddress.Address, 3, TimeSpan.FromMilliseconds(200), 56, TimeSpan.FromSeconds(2), false, Console.Out, CancellationToken.None);
         Say("b pings a:");
@@ -226,7 +224,7 @@ internal static class DemoCommand
         {
             using var sock = await UdpSocket.BindAsync(hostA);
             var msg = System.Text.Encoding.ASCII.GetBytes("hello over the in-memory link");
-            await sock.SendToAsync(msg, new IPEndPoint(StackAddress.Address.ToIPAddress(), UdpServices.EchoPort));
+            await sock.SendToAsync(msg, new IPEndPoint(StackAddress.Address.ToIPAddress(), StackServices.EchoPort));
             var buf = new byte[100];
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
             try
@@ -244,7 +242,7 @@ internal static class DemoCommand
             using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
             try
             {
-                await using var conn = await TcpConnection.ConnectAsync(hostA, new IPEndPoint(StackAddress.Address.ToIPAddress(), TcpServices.EchoPort), cts.Token);
+                await using var conn = await TcpConnection.ConnectAsync(hostA, new IPEndPoint(StackAddress.Address.ToIPAddress(), StackServices.EchoPort), cancellationToken: cts.Token);
                 var data = new byte[100_000];
                 new Random(5).NextBytes(data);
                 var reading = Task.Run(async () =>

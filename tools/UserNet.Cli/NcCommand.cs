@@ -1,10 +1,9 @@
 using System.CommandLine;
 using System.Net;
-using TcpListener = UserNet.Tcp.TcpListener;
 using System.Text;
 using UserNet.Hosting;
 using UserNet.Tcp;
-using UserNet.Udp;
+using UserNet.Sockets;
 using UserNet.Wire;
 
 namespace UserNet.Cli;
@@ -70,11 +69,11 @@ internal static class NcCommand
         {
             if (listenPort is { } lp)
             {
-                await using var listener = await TcpListener.StartAsync(host, lp, backlog: 1);
+                await using var listener = await TcpConnectionListener.StartAsync(host, lp, backlog: 1);
                 if (verbose) Console.Error.WriteLine($"usernet nc: listening on tcp {listener.LocalEndPoint}");
                 conn = await listener.AcceptAsync(stop);
             }
-            else conn = await TcpConnection.ConnectAsync(host, remote!, stop);
+            else conn = await TcpConnection.ConnectAsync(host, remote!, cancellationToken: stop);
         }
         catch (System.Net.Sockets.SocketException e)
         {

@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using UserNet.Hosting;
+using UserNet.Sockets;
 using UserNet.Wire;
 
 namespace UserNet.Cli;
@@ -29,14 +30,13 @@ internal static class PingCommand
             if (p.GetValue(size) is < 0 or > 65507) throw new CliException("-s must be between 0 and 65507");
             if (p.GetValue(wait) is <= 0 or > 3600 or double.NaN) throw new CliException("-W must be more than 0 and at most 3600 seconds");
             using var device = args.OpenTap(p);
-            var options = args.BuildOptions(p, device.Mtu, device.Name);
+            var recorder = PcapOption.OpenRecorder(p.GetValue(pcap));
+            var options = args.BuildOptions(p, device.Mtu, device.Name, recorder);
             var dst = p.GetValue(target);
             int dataSize = p.GetValue(size);
             var (stop, regs) = Signals.OnTermination();
             using var _ = regs;
             var host = new StackHost(device, options);
-            var recorder = PcapOption.OpenRecorder(p.GetValue(pcap), host);
-            host.Stack.Observer = recorder;
             try
             {
                 await host.StartAsync();
@@ -61,9 +61,9 @@ internal static class PingCommand
         var rtts = new List<double>();
         var outstanding = new List<Task>();
         int transmitted = 0, errors = 0, pipe = 1;
-        var finished = new Dictionary<long, PingReply>();
+        var finished = new Dictionary<long, PingResult>();
         long printed = 0;
-        void Print(PingReply r)
+        void Print(PingResult r)
         {
             if (r.IsError)
             {

@@ -29,19 +29,19 @@ internal static class UpCommand
         {
             var services = ParseServices(p.GetValue(serve)!);
             using var device = args.OpenTap(p);
-            var options = args.BuildOptions(p, device.Mtu, device.Name);
             var (stop, regs) = Signals.OnTermination();
             using var _ = regs;
-            var host = new StackHost(device, options);
+            // The stack's clock starts with the host, made right after: the tracer and the recorder take that moment as zero.
             var observers = new List<IFrameObserver>();
-            if (p.GetValue(trace)) observers.Add(new TextTracer(Console.Out, DateTime.Now - host.Now));
-            var recorder = PcapOption.OpenRecorder(p.GetValue(pcap), host);
+            if (p.GetValue(trace)) observers.Add(new TextTracer(Console.Out, DateTime.Now));
+            var recorder = PcapOption.OpenRecorder(p.GetValue(pcap));
             if (recorder is not null) observers.Add(recorder);
-            host.Stack.Observer = observers.Count switch { 0 => null, 1 => observers[0], _ => new FrameObservers(observers) };
+            var options = args.BuildOptions(p, device.Mtu, device.Name, FrameObservers.Of(observers));
+            var host = new StackHost(device, options);
             await host.StartAsync();
             var running = await StackServices.StartAsync(host, services);
             var serving = services.Length == 0 ? "" : " serving " + string.Join(",", services);
-            Console.WriteLine($"usernet: up on {device.Name} ip {options.Address} mac {options.Mac} mtu {device.Mtu}{serving}");
+            Console.WriteLine($"usernet: up on {device.Name} ip {options.Address} mac {host.Mac} mtu {device.Mtu}{serving}");
             try { await Task.Delay(Timeout.Infinite, stop.Token); }
             catch (OperationCanceledException) { }
             await running.DisposeAsync();
@@ -67,6 +67,19 @@ internal static class UpCommand
 /// <summary>Hands each frame to several observers in turn (tracing and recording at once).</summary>
 internal sealed class FrameObservers(IReadOnlyList<IFrameObserver> observers) : IFrameObserver
 {
+    /// <summary>None, the one, or all of them in turn.</summary>
+    public static IFrameObserver? Of(IReadOnlyList<IFrameObserver> observers) => observers.Count switch
+    {
+        0 => null,
+        1 => observers[0],
+        _ => new FrameObservers(observers),
+    };
+
+    public void OnReassembled(ReadOnlySpan<byte> datagram, TimeSpan time)
+    {
+        foreach (var o in observers) o.OnReassembled(datagram, time);
+    }
+
     public void OnFrame(FrameDirection direction, ReadOnlySpan<byte> frame, Layer layer, string decision, TimeSpan time)
     {
         foreach (var o in observers) o.OnFrame(direction, frame, layer, decision, time);
@@ -80,10 +93,10 @@ internal static class PcapOption
         new("--pcap") { Description = "record every frame in and out to FILE (pcapng), each with the stack's decision as its comment", HelpName = "FILE" };
 
     /// <summary>Opens the recorder (frames flushed one by one, so a killed process leaves a readable file), or null.</summary>
-    public static PcapNgRecorder? OpenRecorder(string? path, StackHost host)
+    public static PcapNgRecorder? OpenRecorder(string? path)
     {
         if (path is null) return null;
-        try { return new PcapNgRecorder(new PcapNgWriter(File.Create(path)), (DateTime.UtcNow - DateTime.UnixEpoch - host.Now).Ticks * 100, flushEachFrame: true); }
+        try { return new PcapNgRecorder(new PcapNgWriter(File.Create(path)), (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100, flushEachFrame: true); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException($"cannot write {path}: {e.Message}"); }
     }
 }

@@ -3,6 +3,9 @@ using UserNet.Wire;
 
 namespace UserNet.Arp;
 
+/// <summary>A frame waiting for its next hop's MAC, in a rented buffer; <see cref="Owner"/> sends it (or hears it failed).</summary>
+internal readonly record struct HeldFrame(byte[] Buffer, int Length, Core.Layer Layer, Core.Decision What, Ethernet.INeighbourClient Owner);
+
 /// <summary>
 /// IPv4-to-Ethernet mappings with expiry, plus the addresses being resolved and the packets waiting for them.
 /// Owned by one loop; no locks. Times are the stack's clock values passed in.
@@ -18,7 +21,7 @@ internal sealed class ArpCache
         public TimeSpan Deadline;
         public int RequestsSent;
         /// <summary>Datagrams waiting for the destination MAC, as frames in rented buffers (length, and how to trace them, alongside).</summary>
-        public readonly Queue<(byte[] Buffer, int Length, Core.Layer Layer, string What)> Waiting = new();
+        public readonly Queue<HeldFrame> Waiting = new();
     }
 
     private readonly Dictionary<Ipv4Address, Entry> _entries = new();

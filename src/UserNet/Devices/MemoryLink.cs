@@ -1,15 +1,11 @@
-using System.IO.Pipelines;
-
 namespace UserNet.Devices;
 
 /// <summary>
 /// A wire between two stacks in one process: what one end transmits, the other receives.
-/// Optional faults (seeded loss) make it a test bench for what a real link does to packets.
+/// Optional faults (seeded loss, duplication, reordering) make it a test bench for what a real link does to packets.
 /// </summary>
-public sealed class MemoryLink
+public static class MemoryLink
 {
-    private MemoryLink() { }
-
     /// <summary>Creates the two ends of a link with the given MTU.</summary>
     public static (MemoryLinkEnd A, MemoryLinkEnd B) CreatePair(int mtu = 1500, string nameA = "mem0", string nameB = "mem1")
     {
@@ -24,10 +20,11 @@ public sealed class MemoryLink
 /// <summary>One end of a <see cref="MemoryLink"/>.</summary>
 public sealed class MemoryLinkEnd : INetDevice
 {
-    private readonly object _gate = new();
-    private PipeWriter? _sink;
-    private ValueTask<FlushResult> _pendingFlush;
+    /// <summary>What an end holds before it drops, as a NIC ring would (the loop fell behind).</summary>
+    private const long QueueBytes = 4 << 20;
+    private readonly FrameQueue _received = new(QueueBytes);
     private long _transmitted, _delivered, _lost;
+    private byte[]? _heldBack;
 
     internal MemoryLinkEnd(string name, int mtu)
     {
@@ -38,7 +35,6 @@ public sealed class MemoryLinkEnd : INetDevice
     internal MemoryLinkEnd? Peer { get; set; }
     public string Name { get; }
     public int Mtu { get; }
-    public bool ReceivesOnOwnThread => false;
 
     /// <summary>Probability (0..1) that a frame this end transmits is lost on the way.</summary>
     public double LossRate { get; set; }
@@ -54,15 +50,9 @@ public sealed class MemoryLinkEnd : INetDevice
     public long Delivered => Interlocked.Read(ref _delivered);
     public long Lost => Interlocked.Read(ref _lost);
 
-    public void StartReceiving(PipeWriter sink)
-    {
-        lock (_gate) _sink = sink;
-    }
-
-    public void StopReceiving()
-    {
-        lock (_gate) _sink = null;
-    }
+    public int Receive(IFrameReceiver receiver, int max) => _received.Receive(receiver, max);
+    public void WaitForFrames(TimeSpan timeout) => _received.Wait(timeout);
+    public void Wake() => _received.Wake();
 
     public void Transmit(ReadOnlySpan<byte> frame)
     {
@@ -74,33 +64,25 @@ public sealed class MemoryLinkEnd : INetDevice
             _heldBack = frame.ToArray(); // faults are for tests; this copy is not on any hot path
             return;
         }
-        if (!peer.Deliver(frame)) Interlocked.Increment(ref _lost);
+        Count(peer.Deliver(frame));
         if (DuplicateRate > 0 && FaultRandom.NextDouble() < DuplicateRate) peer.Deliver(frame);
         if (_heldBack is { } held)
         {
             _heldBack = null;
-            if (!peer.Deliver(held)) Interlocked.Increment(ref _lost);
+            Count(peer.Deliver(held));
         }
     }
 
-    private byte[]? _heldBack;
+    private void Count(bool delivered)
+    {
+        if (delivered) Interlocked.Increment(ref _delivered);
+        else Interlocked.Increment(ref _lost);
+    }
 
     /// <summary>Puts a frame on this end's receive queue as if it came over the wire (tests use it to inject frames).</summary>
     public bool Inject(ReadOnlySpan<byte> frame) => Deliver(frame);
 
-    private bool Deliver(ReadOnlySpan<byte> frame)
-    {
-        lock (_gate)
-        {
-            if (_sink is null) return false;
-            if (!_pendingFlush.IsCompleted) return false; // the peer's queue is full: a real link drops here too
-            _pendingFlush.GetAwaiter().GetResult();
-            FrameRecords.Write(_sink, frame);
-            _pendingFlush = _sink.FlushAsync();
-            Interlocked.Increment(ref _delivered);
-            return true;
-        }
-    }
+    private bool Deliver(ReadOnlySpan<byte> frame) => _received.Deliver(frame);
 
-    public void Dispose() => StopReceiving();
+    public void Dispose() => _received.Close();
 }

@@ -1,5 +1,3 @@
-using System.Runtime.InteropServices;
-using System.Text;
 using Tmds.Linux;
 using static Tmds.Linux.LibC;
 
@@ -22,21 +20,14 @@ public sealed unsafe class PacketSocket : IDisposable
 
     public static PacketSocket Open(string interfaceName)
     {
-        if (string.IsNullOrEmpty(interfaceName) || Encoding.ASCII.GetByteCount(interfaceName) >= 16 || interfaceName.Contains('/'))
-            throw new NetDeviceException($"'{interfaceName}' is not a valid interface name (1 to 15 characters, no '/')");
+        DeviceErrors.CheckInterfaceName(interfaceName);
         if (!Directory.Exists($"/sys/class/net/{interfaceName}"))
             throw new NetDeviceException($"no interface named {interfaceName}");
         if (!int.TryParse(File.ReadAllText($"/sys/class/net/{interfaceName}/ifindex").Trim(), out int index) || index <= 0)
             throw new NetDeviceException($"no interface named {interfaceName}");
         ushort protocolBe = (ushort)((EthPAll << 8) | (EthPAll >> 8)); // htons
         int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, protocolBe);
-        if (fd < 0)
-        {
-            int e = errno;
-            throw new NetDeviceException(e == EPERM || e == EACCES
-                ? "permission denied opening a packet socket (run as root or with CAP_NET_RAW)"
-                : $"cannot open a packet socket: errno {e}");
-        }
+        if (fd < 0) throw DeviceErrors.Failed("open a packet socket", errno, "CAP_NET_RAW");
         byte* sll = stackalloc byte[SockaddrLlSize];
         new Span<byte>(sll, SockaddrLlSize).Clear();
         *(ushort*)sll = (ushort)AF_PACKET;           // sll_family
@@ -46,7 +37,7 @@ public sealed unsafe class PacketSocket : IDisposable
         {
             int e = errno;
             close(fd);
-            throw new NetDeviceException($"cannot bind a packet socket to {interfaceName}: errno {e}");
+            throw DeviceErrors.Failed($"bind a packet socket to {interfaceName}", e, "CAP_NET_RAW");
         }
         return new PacketSocket(fd, interfaceName);
     }
@@ -60,7 +51,7 @@ public sealed unsafe class PacketSocket : IDisposable
         outgoing = false;
         pollfd pfd = new() { fd = _fd, events = POLLIN };
         int ready = poll(&pfd, 1, timeoutMilliseconds);
-        if (ready < 0 && errno != EINTR) throw new NetDeviceException($"poll on the packet socket failed: errno {errno}");
+        if (ready < 0 && errno != EINTR) throw DeviceErrors.Failed("poll the packet socket", errno, "CAP_NET_RAW");
         if (ready <= 0) return 0;
         byte* sll = stackalloc byte[SockaddrLlSize];
         socklen_t sllLength = SockaddrLlSize;
@@ -71,7 +62,7 @@ public sealed unsafe class PacketSocket : IDisposable
         {
             int e = errno;
             if (e == EINTR || e == EAGAIN) return 0;
-            throw new NetDeviceException($"receive on the packet socket failed: errno {e}");
+            throw DeviceErrors.Failed("receive from the packet socket", e, "CAP_NET_RAW");
         }
         outgoing = sll[10] == PacketOutgoing; // sll_pkttype
         return (int)n;

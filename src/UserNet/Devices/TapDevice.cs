@@ -1,18 +1,13 @@
-using System.IO.Pipelines;
-using System.Runtime.InteropServices;
 using System.Text;
 using Tmds.Linux;
 using static Tmds.Linux.LibC;
 
 namespace UserNet.Devices;
 
-/// <summary>Why a TAP device could not be opened; the message is one line a person can act on.</summary>
-public sealed class NetDeviceException(string message) : Exception(message);
-
 /// <summary>
-/// A Linux TAP interface (drivers/net/tun.c) opened through /dev/net/tun with IFF_TAP|IFF_NO_PI: each read
-/// returns one Ethernet frame, each write sends one. A dedicated thread polls the fd and reads frames straight
-/// into the receive pipe's memory.
+/// A Linux TAP interface (drivers/net/tun.c) opened through /dev/net/tun with IFF_TAP|IFF_NO_PI: each read returns one
+/// Ethernet frame, each write sends one. Non-blocking: the host's loop reads what is queued and, with nothing to do,
+/// waits in poll(2) on the TAP and on an eventfd that <see cref="Wake"/> signals. No thread of its own.
 /// </summary>
 public sealed unsafe class TapDevice : INetDevice
 {
@@ -23,20 +18,23 @@ public sealed unsafe class TapDevice : INetDevice
     private const int IfReqSize = 40;         // sizeof(struct ifreq) on 64-bit Linux
 
     private readonly int _fd;
-    private Thread? _reader;
-    private volatile bool _stopping;
+    private readonly int _wakeFd;
+    /// <summary>One frame being received: one byte more than the largest we accept, so an oversized frame shows as such.</summary>
+    private readonly byte[] _rx;
     private long _writeErrors;
+    private int _disposed;
 
-    private TapDevice(int fd, string name, int mtu)
+    private TapDevice(int fd, int wakeFd, string name, int mtu)
     {
         _fd = fd;
+        _wakeFd = wakeFd;
         Name = name;
         Mtu = mtu;
+        _rx = GC.AllocateUninitializedArray<byte>(14 + 4 + mtu + 1, pinned: true);
     }
 
     public string Name { get; }
     public int Mtu { get; }
-    public bool ReceivesOnOwnThread => true;
     /// <summary>Frames the kernel refused on write (for example while the interface is down).</summary>
     public long WriteErrors => Interlocked.Read(ref _writeErrors);
 
@@ -47,10 +45,10 @@ public sealed unsafe class TapDevice : INetDevice
     /// Attaches to the TAP interface <paramref name="name"/>. With <paramref name="create"/> a missing interface is
     /// created (it lasts while we hold it); without, a missing one is an error.
     /// </summary>
+    /// <exception cref="NetDeviceException">The name is invalid, the interface is missing, busy or not a TAP, or we may not open it.</exception>
     public static TapDevice Open(string name, bool create = false)
     {
-        if (string.IsNullOrEmpty(name) || Encoding.ASCII.GetByteCount(name) >= IfNameSize || name.Contains('/'))
-            throw new NetDeviceException($"'{name}' is not a valid interface name (1 to 15 characters, no '/')");
+        DeviceErrors.CheckInterfaceName(name);
         bool exists = Exists(name);
         if (!exists && !create)
             throw new NetDeviceException($"no interface named {name}; create one with: ip tuntap add dev {name} mode tap");
@@ -62,13 +60,7 @@ public sealed unsafe class TapDevice : INetDevice
         int fd;
         fixed (byte* path = "/dev/net/tun\0"u8)
             fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK, 0);
-        if (fd < 0)
-        {
-            int e = errno;
-            throw new NetDeviceException(e == EACCES || e == EPERM
-                ? "permission denied opening /dev/net/tun (run as root or with CAP_NET_ADMIN)"
-                : $"cannot open /dev/net/tun: {ErrorText(e)}");
-        }
+        if (fd < 0) throw DeviceErrors.Failed("open /dev/net/tun", errno, "CAP_NET_ADMIN");
         byte* ifr = stackalloc byte[IfReqSize];
         new Span<byte>(ifr, IfReqSize).Clear();
         Encoding.ASCII.GetBytes(name, new Span<byte>(ifr, IfNameSize - 1));
@@ -77,15 +69,18 @@ public sealed unsafe class TapDevice : INetDevice
         {
             int e = errno;
             close(fd);
-            throw new NetDeviceException(e switch
-            {
-                _ when e == EBUSY => $"{name} is busy: another process holds it",
-                _ when e == EPERM || e == EACCES => $"permission denied attaching to {name} (run as root or with CAP_NET_ADMIN)",
-                _ when e == EINVAL => $"{name} exists but is not a TAP device (TUN or other type)",
-                _ => $"cannot attach to {name}: {ErrorText(e)}",
-            });
+            if (e == EBUSY) throw new NetDeviceException($"{name} is busy: another process holds it");
+            if (e == EINVAL) throw new NetDeviceException($"{name} exists but is not a TAP device (TUN or other type)");
+            throw DeviceErrors.Failed($"attach to {name}", e, "CAP_NET_ADMIN");
         }
-        return new TapDevice(fd, name, ReadMtu(name));
+        int wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+        if (wake < 0)
+        {
+            int e = errno;
+            close(fd);
+            throw DeviceErrors.Failed("create an eventfd", e, "CAP_NET_ADMIN");
+        }
+        return new TapDevice(fd, wake, name, ReadMtu(name));
     }
 
     private static int ReadMtu(string name)
@@ -94,53 +89,38 @@ public sealed unsafe class TapDevice : INetDevice
         catch (Exception) { return 1500; }
     }
 
-    private static string ErrorText(int errnum)
+    public int Receive(IFrameReceiver receiver, int max)
     {
-        byte* buf = stackalloc byte[256];
-        strerror_r(errnum, buf, 256);
-        return Marshal.PtrToStringAnsi((IntPtr)buf) ?? $"errno {errnum}";
-    }
-
-    public void StartReceiving(PipeWriter sink)
-    {
-        _stopping = false;
-        _reader = new Thread(() => ReceiveLoop(sink)) { IsBackground = true, Name = $"tap-rx {Name}" };
-        _reader.Start();
-    }
-
-    public void StopReceiving()
-    {
-        _stopping = true;
-        if (_reader is { } t && t != Thread.CurrentThread) t.Join();
-        _reader = null;
-    }
-
-    private void ReceiveLoop(PipeWriter sink)
-    {
-        // One byte more than the largest frame we accept, so an oversized frame shows up as such instead of truncated.
-        int maxFrame = 14 + 4 + Mtu + 1;
-        pollfd pfd = new() { fd = _fd, events = POLLIN };
-        while (!_stopping)
+        int frames = 0;
+        while (frames < max)
         {
-            int ready = poll(&pfd, 1, 100); // wake up now and then to see whether we are stopping
-            if (ready < 0 && errno != EINTR) break;
-            if (ready <= 0) continue;
-            int frames = 0;
-            while (frames < 64) // read what is queued, then flush once: one loop wake-up per batch
-            {
-                var span = FrameRecords.Begin(sink, maxFrame);
-                long n;
-                fixed (byte* p = span) n = read(_fd, p, span.Length);
-                if (n <= 0) break; // EAGAIN: queue empty
-                FrameRecords.Commit(sink, (int)n);
-                frames++;
-            }
-            if (frames == 0) continue;
-            var flush = sink.FlushAsync();
-            // When the loop is behind, wait here and let the kernel's queue hold (and drop) frames for us.
-            var result = flush.IsCompleted ? flush.Result : flush.AsTask().GetAwaiter().GetResult();
-            if (result.IsCompleted) break; // the loop has stopped reading
+            long n;
+            fixed (byte* p = _rx) n = read(_fd, p, _rx.Length);
+            if (n <= 0) break; // EAGAIN: the queue is empty
+            receiver.OnFrame(_rx.AsSpan(0, (int)n));
+            frames++;
         }
+        return frames;
+    }
+
+    public void WaitForFrames(TimeSpan timeout)
+    {
+        int ms = timeout == Timeout.InfiniteTimeSpan ? -1 : (int)Math.Min(int.MaxValue, Math.Ceiling(Math.Max(0, timeout.TotalMilliseconds)));
+        pollfd* fds = stackalloc pollfd[2];
+        fds[0] = new pollfd { fd = _fd, events = POLLIN };
+        fds[1] = new pollfd { fd = _wakeFd, events = POLLIN };
+        int ready = poll(fds, 2, ms);
+        if (ready > 0 && (fds[1].revents & POLLIN) != 0)
+        {
+            ulong count;
+            read(_wakeFd, &count, sizeof(ulong)); // reset the eventfd
+        }
+    }
+
+    public void Wake()
+    {
+        ulong one = 1;
+        write(_wakeFd, &one, sizeof(ulong));
     }
 
     public void Transmit(ReadOnlySpan<byte> frame)
@@ -152,7 +132,8 @@ public sealed unsafe class TapDevice : INetDevice
 
     public void Dispose()
     {
-        StopReceiving();
+        if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         close(_fd);
+        close(_wakeFd);
     }
 }

@@ -2,98 +2,101 @@ using System.Collections.Concurrent;
 using System.IO.Pipelines;
 using UserNet.Core;
 using UserNet.Devices;
+using UserNet.Sockets;
+using UserNet.Stack;
 using UserNet.Wire;
 
 namespace UserNet.Hosting;
 
 /// <summary>
-/// Runs a <see cref="NetStack"/> on a device: the loop reads frame records from the device's receive pipe,
-/// runs due timers, and executes work posted from other threads, all serially. Time comes from a
-/// <see cref="TimeProvider"/>, so tests can run the same loop on a clock they control.
+/// Runs a stack on a device, on one thread of its own (the loop): it takes the frames that arrived, runs the work
+/// sockets posted from other threads, runs due timers, and when there is nothing to do waits in the device until a
+/// frame, a post or the next deadline. Only that thread touches the protocol core. Time comes from a
+/// <see cref="TimeProvider"/>, so tests can run the same loop on a clock they control. Open sockets on it
+/// (<see cref="UdpSocket"/>, <see cref="TcpConnection"/>, <see cref="TcpConnectionListener"/>, <see cref="Pinger"/>);
+/// their application code continues on the thread pool.
 /// </summary>
-public sealed class StackHost : IAsyncDisposable
+public sealed class StackHost : IStackHost, IAsyncDisposable
 {
+    /// <summary>Frames taken from the device before the loop looks at posted work and timers again.</summary>
+    private const int Batch = 64;
+
     private readonly INetDevice _device;
     private readonly TimeProvider _time;
+    private readonly bool _systemClock;
     private readonly long _startTimestamp;
-    private readonly Pipe _rx;
+    private readonly NetStack _stack;
     private readonly ConcurrentQueue<Action<NetStack>> _work = new();
-    private readonly ITimer _wakeTimer;
+    private readonly Receiver _receiver;
+    private readonly ITimer? _wakeTimer;
     private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _ended = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TimeSpan _armedDeadline = TimeSpan.MaxValue;
-    private byte[] _scratch = new byte[2048];
-    private volatile bool _stopping;
-    private int _disposed;
-    private volatile bool _loopEnded;
+    private Thread? _thread;
+    private int _sleeping;
     private volatile bool _timerFired;
-    private Task _loop = Task.CompletedTask;
+    private volatile bool _stopping;
+    private volatile bool _loopEnded;
+    private int _disposed;
 
+    /// <param name="device">The link; the caller owns it (disposing the host does not dispose it).</param>
+    /// <param name="options">The stack's addresses, limits, observer and logger.</param>
+    /// <param name="time">The clock; null for the system clock.</param>
     public StackHost(INetDevice device, StackOptions options, TimeProvider? time = null)
     {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(options);
         _device = device;
         _time = time ?? TimeProvider.System;
+        _systemClock = ReferenceEquals(_time, TimeProvider.System);
         _startTimestamp = _time.GetTimestamp();
-        var transmitter = new DeviceTransmitter(device);
-        Stack = new NetStack(options, transmitter);
+        _stack = new NetStack(options, new DeviceTransmitter(device));
+        _receiver = new Receiver(this);
+        // With the system clock the loop's wait itself times out at the next deadline; another clock wakes it with its timers.
+        if (!_systemClock) _wakeTimer = _time.CreateTimer(static s => ((StackHost)s!).OnWakeTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         Pinger = new Pinger(this);
-        Stack.EchoListener = Pinger;
-        Stack.Poster = Post;
-        // The pipe is the device-to-loop handoff: records are written in place by the device's reader, and the
-        // pause threshold bounds how much can queue before the reader stops (leaving further frames to the kernel).
-        _rx = new Pipe(new PipeOptions(
-            pool: BlockMemoryPool.Instance,
-            readerScheduler: device.ReceivesOnOwnThread ? PipeScheduler.Inline : PipeScheduler.ThreadPool,
-            writerScheduler: PipeScheduler.Inline,
-            pauseWriterThreshold: 4 << 20,
-            resumeWriterThreshold: 2 << 20,
-            minimumSegmentSize: BlockMemoryPool.BlockSize,
-            useSynchronizationContext: false));
-        _wakeTimer = _time.CreateTimer(static s => ((StackHost)s!).OnWakeTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
     }
 
-    /// <summary>The stack. Touch it only from work posted with <see cref="InvokeAsync{T}"/>; its counters may be read from anywhere.</summary>
-    public NetStack Stack { get; }
-    public StackCounters Counters => Stack.Counters;
+    public StackCounters Counters => _stack.Counters;
     public INetDevice Device => _device;
+    /// <summary>The stack's Ethernet address (given in the options, or drawn from the seed).</summary>
+    public MacAddress Mac => _stack.Mac;
+    /// <summary>The stack's address and prefix.</summary>
+    public Ipv4Subnet Address => _stack.Address;
     /// <summary>ICMP echo client bound to this stack.</summary>
     public Pinger Pinger { get; }
     /// <summary>The stack's clock: time since the host was created.</summary>
     public TimeSpan Now => _time.GetElapsedTime(_startTimestamp);
-    internal TimeProvider TimeProvider => _time;
 
-    /// <summary>Starts the device and the loop, and announces the stack (gratuitous ARP). Completes once it can answer.</summary>
+    /// <summary>Starts the loop and announces the stack (gratuitous ARP). Completes once it can answer.</summary>
     public Task StartAsync()
     {
-        _device.StartReceiving(_rx.Writer);
-        _loop = Task.Run(RunAsync);
+        if (_thread is not null) return _started.Task;
+        _thread = new Thread(Run) { IsBackground = true, Name = $"usernet {_device.Name}" };
+        _thread.Start();
         return _started.Task;
     }
 
     /// <summary>Completes when the loop ends (after <see cref="DisposeAsync"/>, or faulted if it crashed).</summary>
-    public Task Completion => _loop;
+    public Task Completion => _ended.Task;
 
-    /// <summary>Runs <paramref name="action"/> on the loop and returns its result.</summary>
-    public Task<T> InvokeAsync<T>(Func<NetStack, T> action)
-    {
-        var tcs = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
-        Post(s =>
-        {
-            try { tcs.TrySetResult(action(s)); }
-            catch (Exception e) { tcs.TrySetException(e); }
-        });
-        return tcs.Task;
-    }
+    NetStack IStackHost.Core => _stack;
+    PipeScheduler IStackHost.ApplicationScheduler => PipeScheduler.ThreadPool;
+    void IStackHost.Post(Action<NetStack> work) => Post(work);
+
+    /// <summary>Runs <paramref name="action"/> on the loop and returns its result (tests reach the core this way).</summary>
+    internal Task<T> InvokeAsync<T>(Func<NetStack, T> action) => StackHostExtensions.InvokeAsync(this, action);
 
     /// <summary>Queues work for the loop and wakes it. Once the host has stopped, work runs at once on the caller's thread.</summary>
-    public void Post(Action<NetStack> work)
+    internal void Post(Action<NetStack> work)
     {
         if (_loopEnded)
         {
             RunWork(work);
             return;
         }
-        _work.Enqueue(work);
-        _rx.Reader.CancelPendingRead();
+        _work.Enqueue(work); // a full fence: the loop's sleeping flag is read after the work is visible
+        if (Volatile.Read(ref _sleeping) == 1) _device.Wake();
         // The loop may have ended between the check and the enqueue: then nobody else will run what is queued.
         if (_loopEnded) DrainWork();
     }
@@ -105,80 +108,103 @@ public sealed class StackHost : IAsyncDisposable
 
     private void RunWork(Action<NetStack> w)
     {
-        try { w(Stack); }
+        try { _stack.Run(w, Now); }
         catch (Exception e)
         {
             // Work from outside must not stop the loop: count it as a fault and keep serving.
-            Stack.Counters.Dropped(DropReason.StackFault);
-            if (Stack.Options.Logger is { } l) StackLog.StackFault(l, e);
+            _stack.Counters.Dropped(DropReason.StackFault);
+            if (_stack.Options.Logger is { } l) StackLog.WorkFault(l, e);
         }
     }
 
-    private async Task RunAsync()
+    private void Run()
     {
-        var reader = _rx.Reader;
-        Stack.Start(Now);
-        _started.TrySetResult();
-        while (!_stopping)
+        try
         {
-            var now = Now;
-            DrainWork();
-            Stack.Poll(now);
-            ArmWakeTimer(now);
-
-            var result = await reader.ReadAsync().ConfigureAwait(false);
-            var buffer = result.Buffer;
-            if (!buffer.IsEmpty)
+            _stack.Start(Now);
+            _started.TrySetResult();
+            while (!_stopping)
             {
-                now = Now;
-                while (FrameRecords.TryRead(ref buffer, ref _scratch, out var frame))
-                    Stack.Receive(frame, now);
+                _receiver.Now = Now;
+                int frames = _device.Receive(_receiver, Batch);
+                DrainWork();
+                var now = Now;
+                if (now >= _stack.NextDeadline) _stack.Poll(now);
+                if (frames == Batch || !_work.IsEmpty) continue;
+                Sleep();
             }
-            reader.AdvanceTo(buffer.Start, buffer.End);
-            if (result.IsCompleted) break;
+            _ended.TrySetResult();
         }
+        catch (Exception e)
+        {
+            _started.TrySetException(e);
+            _ended.TrySetException(e);
+        }
+    }
+
+    /// <summary>Nothing to do: wait in the device for a frame, a post (<see cref="Post"/> wakes it) or the next deadline.</summary>
+    private void Sleep()
+    {
+        Interlocked.Exchange(ref _sleeping, 1); // a full fence: a post after this sees it and wakes us
+        try
+        {
+            if (!_work.IsEmpty || _stopping) return;
+            var deadline = _stack.NextDeadline;
+            var now = Now;
+            if (deadline <= now) return;
+            if (_systemClock)
+            {
+                _device.WaitForFrames(deadline == TimeSpan.MaxValue ? Timeout.InfiniteTimeSpan : deadline - now);
+                return;
+            }
+            // A timer may fire a little before the deadline (it counts whole milliseconds); the loop then finds nothing
+            // due, so it must arm the timer again even though the deadline has not changed.
+            if (deadline != _armedDeadline || _timerFired)
+            {
+                _timerFired = false;
+                _armedDeadline = deadline;
+                _wakeTimer!.Change(deadline == TimeSpan.MaxValue ? Timeout.InfiniteTimeSpan : deadline - now, Timeout.InfiniteTimeSpan);
+            }
+            _device.WaitForFrames(Timeout.InfiniteTimeSpan);
+        }
+        finally { Volatile.Write(ref _sleeping, 0); }
     }
 
     private void OnWakeTimer()
     {
-        // A timer may fire a little before the deadline (it counts whole milliseconds); the loop then finds nothing
-        // due, so it must arm the timer again even though the deadline has not changed.
         _timerFired = true;
-        _rx.Reader.CancelPendingRead();
+        _device.Wake();
     }
 
-    private void ArmWakeTimer(TimeSpan now)
-    {
-        var deadline = Stack.NextDeadline;
-        if (deadline == _armedDeadline && !_timerFired) return;
-        _timerFired = false;
-        _armedDeadline = deadline;
-        if (deadline == TimeSpan.MaxValue) _wakeTimer.Change(Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        else _wakeTimer.Change(deadline > now ? deadline - now : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
-    }
-
-    /// <summary>Stops the loop and the device's receiver. Does not dispose the device (the caller owns it).</summary>
+    /// <summary>Stops the loop. Does not dispose the device (the caller owns it).</summary>
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
         _stopping = true;
-        _rx.Reader.CancelPendingRead();
-        try { await _loop.ConfigureAwait(false); }
+        _device.Wake();
+        try
+        {
+            if (_thread is not null) await _ended.Task.ConfigureAwait(false);
+        }
         finally
         {
             // From here on nothing reads the queue: run what is left, and later posts run in place (see Post), so that
             // nobody waits for ever on a loop that has stopped (a listener disposed after its host, say).
             _loopEnded = true;
             DrainWork();
-            // Complete the reader first: a device thread waiting in a paused flush is released (its flush completes)
-            // and can be joined; only then is its writer completed.
-            _rx.Reader.Complete();
-            _device.StopReceiving();
-            _rx.Writer.Complete();
-            _wakeTimer.Dispose();
+            _wakeTimer?.Dispose();
             Pinger.CancelAll();
-            Stack.Dispose();
+            _stack.Dispose();
+            _started.TrySetCanceled();
+            _ended.TrySetResult();
         }
+    }
+
+    /// <summary>Frames from the device go into the core, in place, all stamped with the time the batch began.</summary>
+    private sealed class Receiver(StackHost host) : IFrameReceiver
+    {
+        public TimeSpan Now;
+        public void OnFrame(Span<byte> frame) => host._stack.Receive(frame, Now);
     }
 
     private sealed class DeviceTransmitter(INetDevice device) : IFrameTransmitter

@@ -1,4 +1,6 @@
+using System.Buffers.Binary;
 using UserNet.Core;
+using UserNet.Ethernet;
 using UserNet.Wire;
 
 namespace UserNet.Ip;
@@ -6,40 +8,71 @@ namespace UserNet.Ip;
 /// <summary>What became of a datagram handed to <see cref="Ipv4Layer.Send"/>.</summary>
 internal enum SendResult { Sent, Queued, NoRoute, TooBig, NeedsFragmentation, QueueFull }
 
-/// <summary>
-/// IPv4 input checks (RFC 791, RFC 1122 section 3.2.1), reassembly, dispatch by protocol; and output: header,
-/// route, ARP, fragmentation (RFC 791 section 3.2).
-/// </summary>
-internal sealed class Ipv4Layer : IDisposable
+/// <summary>What became of an ICMP error handed to <see cref="Ipv4Layer.DeliverIcmpError"/>.</summary>
+internal enum IcmpErrorDelivery { Delivered, Malformed, Unmatched }
+
+/// <summary>How IPv4 behaves; the stack fills it in from its options.</summary>
+internal sealed record Ipv4Settings
 {
-    private readonly NetStack _stack;
+    public Ipv4Address? Gateway { get; init; }
+    public byte DefaultTtl { get; init; } = 64;
+    public ReassemblyOptions Reassembly { get; init; } = new();
+    public int IcmpErrorsPerSecond { get; init; } = 10;
+    public int IcmpErrorBurst { get; init; } = 10;
+    /// <summary>Where the first IP identification comes from (seeded for reproducible runs).</summary>
+    public required Random Random { get; init; }
+}
+
+/// <summary>
+/// IPv4 input checks (RFC 791, RFC 1122 section 3.2.1), reassembly, delivery to the transport registered for the
+/// protocol number, ICMP errors for what cannot be delivered; and output: header, route, next-hop resolution through
+/// <see cref="INeighbourResolver"/>, fragmentation (RFC 791 section 3.2).
+/// </summary>
+internal sealed class Ipv4Layer : IEtherTypeHandler, INeighbourClient, IDisposable
+{
+    private readonly StackContext _ctx;
+    private readonly EthernetLayer _link;
+    private readonly INeighbourResolver _neighbours;
+    private readonly Ipv4Settings _settings;
     private readonly Ipv4Reassembler _reassembler;
+    private readonly IcmpErrorSender _icmpErrors;
+    private readonly ITransportProtocol?[] _transports = new ITransportProtocol?[256];
     /// <summary>One fragment being built: Ethernet header, IP header, a slice of the datagram.</summary>
     private readonly byte[] _fragmentTx;
     private readonly Ipv4Reassembler.TimeoutHandler _onReassemblyTimeout;
     private ushort _nextIdentification;
     private long _evictedSeen;
 
-    public Ipv4Layer(NetStack stack)
+    public Ipv4Layer(StackContext context, EthernetLayer link, INeighbourResolver neighbours, Ipv4Settings settings)
     {
-        _stack = stack;
-        _reassembler = new Ipv4Reassembler(stack.Options.Reassembly);
-        _fragmentTx = new byte[EthernetFrame.HeaderLength + stack.Mtu];
+        _ctx = context;
+        _link = link;
+        _neighbours = neighbours;
+        _settings = settings;
+        _reassembler = new Ipv4Reassembler(settings.Reassembly);
+        _icmpErrors = new IcmpErrorSender(context, new TokenBucket(settings.IcmpErrorsPerSecond, settings.IcmpErrorBurst));
+        _fragmentTx = new byte[EthernetFrame.HeaderLength + context.Mtu];
         _onReassemblyTimeout = OnReassemblyTimeout;
-        // Only needs to differ between datagrams in flight (RFC 6864); seeded for reproducible runs.
-        _nextIdentification = (ushort)(stack.Options.Seed is { } seed ? new Random(seed).Next() : Random.Shared.Next());
+        // Only needs to differ between datagrams in flight (RFC 6864).
+        _nextIdentification = (ushort)settings.Random.Next();
     }
 
     internal Ipv4Reassembler Reassembler => _reassembler;
 
     public TimeSpan NextDeadline => _reassembler.NextDeadline;
 
+    /// <summary>The transmit buffer's room for an IPv4 payload (after the Ethernet and a 20-byte IP header).</summary>
+    public Span<byte> TxPayload => _ctx.TxBuffer.AsSpan(EthernetFrame.HeaderLength + Ipv4Header.MinimumLength);
+
+    /// <summary>Registers the protocol above IP that takes datagrams of protocol number <paramref name="protocol"/>.</summary>
+    public void Register(byte protocol, ITransportProtocol transport) => _transports[protocol] = transport;
+
     public void Receive(Span<byte> packet, bool linkBroadcast)
     {
         var err = Ipv4Header.TryParse(packet, out var ip);
         if (err != Ipv4ParseError.None)
         {
-            _stack.Drop(err switch
+            _ctx.Drop(err switch
             {
                 Ipv4ParseError.Truncated => DropReason.Ipv4Truncated,
                 Ipv4ParseError.BadVersion => DropReason.Ipv4BadVersion,
@@ -51,125 +84,143 @@ internal sealed class Ipv4Layer : IDisposable
         }
         var src = ip.Source;
         var dst = ip.Destination;
-        var subnet = _stack.Address;
+        var subnet = _ctx.Subnet;
         // RFC 1122 3.2.1.3: silently discard datagrams whose source is not a plausible unicast host.
-        if (src.IsUnspecified || src.IsLoopback || src.IsMulticast || src.IsLimitedBroadcast || src.IsReserved
-            || src == _stack.IpAddress || (src == subnet.DirectedBroadcast && subnet.PrefixLength < 31))
+        if (src.IsUnspecified || src.IsLoopback || src.IsMulticast || src.IsReserved || src == _ctx.Address || subnet.IsBroadcast(src))
         {
-            _stack.Drop(DropReason.Ipv4BadSource);
+            _ctx.Drop(DropReason.Ipv4BadSource);
             return;
         }
-        bool toBroadcast = dst.IsLimitedBroadcast || (dst == subnet.DirectedBroadcast && subnet.PrefixLength < 31);
-        if (dst != _stack.IpAddress && !toBroadcast)
+        bool toBroadcast = subnet.IsBroadcast(dst);
+        if (dst != _ctx.Address && !toBroadcast)
         {
-            _stack.Drop(DropReason.Ipv4NotForUs);
+            _ctx.Drop(DropReason.Ipv4NotForUs);
             return;
         }
         if (ip.IsFragment)
         {
-            switch (_reassembler.Add(ip, _stack.Now, out var whole, out var reason))
+            var result = _reassembler.Add(ip, _ctx.Now, out var whole, out var reason);
+            CountEvictions();
+            switch (result)
             {
                 case Ipv4Reassembler.Result.Incomplete:
-                    CountEvictions();
-                    _stack.Decide(Layer.Ipv4, "ip fragment -> held for reassembly");
+                    _ctx.Decide(Decision.IpFragmentHeld);
                     return;
                 case Ipv4Reassembler.Result.Dropped:
-                    CountEvictions();
-                    _stack.Drop(reason);
+                    _ctx.Drop(reason);
                     return;
             }
-            CountEvictions();
+            _ctx.NoteReassembled(whole);
             ip = new Ipv4Header(whole);
         }
-        _stack.Counters.Received(Layer.Ipv4);
+        _ctx.Counters.Received(Layer.Ipv4);
         bool broadcast = toBroadcast || linkBroadcast;
-        switch (ip.Protocol)
+        if (_transports[ip.Protocol] is not { } transport)
         {
-            case IpProtocol.Icmp:
-                _stack.Icmp.Receive(ip, broadcast);
-                break;
-            case IpProtocol.Udp:
-                _stack.Udp.Receive(ip, broadcast);
-                break;
-            case IpProtocol.Tcp:
-                _stack.Tcp.Receive(ip, broadcast);
-                break;
-            default:
-                // RFC 1122 3.2.2.1: a host SHOULD answer an unknown transport protocol with protocol unreachable.
-                _stack.Drop(DropReason.Ipv4UnknownProtocol);
-                if (!broadcast)
-                    _stack.Icmp.SendError(ip, IcmpType.DestinationUnreachable, IcmpUnreachableCode.Protocol, "icmp protocol unreachable");
-                break;
+            // RFC 1122 3.2.2.1: a host SHOULD answer an unknown transport protocol with protocol unreachable.
+            _ctx.Drop(DropReason.Ipv4UnknownProtocol);
+            if (!broadcast) SendIcmpError(ip, IcmpType.DestinationUnreachable, IcmpUnreachableCode.Protocol, Decision.IcmpProtocolUnreachableSent);
+            return;
         }
+        // RFC 1122 4.1.3.1: SHOULD send port unreachable; never for broadcasts (3.2.2).
+        if (transport.Receive(ip, broadcast) == TransportDisposition.PortUnreachable && !broadcast)
+            SendIcmpError(ip, IcmpType.DestinationUnreachable, IcmpUnreachableCode.Port, Decision.IcmpPortUnreachableSent);
     }
 
     private void CountEvictions()
     {
         long n = _reassembler.Evicted;
-        for (; _evictedSeen < n; _evictedSeen++) _stack.DropOutgoing(DropReason.Ipv4ReassemblyEvicted);
+        for (; _evictedSeen < n; _evictedSeen++) _ctx.DropOutgoing(DropReason.Ipv4ReassemblyEvicted);
     }
 
     public void Poll()
     {
-        int expired = _reassembler.Expire(_stack.Now, _onReassemblyTimeout);
-        for (int i = 0; i < expired; i++) _stack.DropOutgoing(DropReason.Ipv4ReassemblyTimeout);
+        int expired = _reassembler.Expire(_ctx.Now, _onReassemblyTimeout);
+        for (int i = 0; i < expired; i++) _ctx.DropOutgoing(DropReason.Ipv4ReassemblyTimeout);
     }
 
     /// <summary>RFC 1122 3.3.2: time exceeded (code 1) when reassembly times out, if the first fragment had arrived.</summary>
     private void OnReassemblyTimeout(Span<byte> firstFragmentQuote) =>
-        _stack.Icmp.SendError(new Ipv4Header(firstFragmentQuote), IcmpType.TimeExceeded, 1, "icmp reassembly time exceeded");
+        SendIcmpError(new Ipv4Header(firstFragmentQuote), IcmpType.TimeExceeded, 1, Decision.IcmpReassemblyTimeExceededSent);
+
+    /// <summary>An ICMP error about <paramref name="offending"/>, quoting its IP header and first 8 data bytes (RFC 792).</summary>
+    public void SendIcmpError(Ipv4Header offending, byte type, byte code, Decision what)
+    {
+        int length = _icmpErrors.Build(offending, type, code, TxPayload);
+        if (length > 0) Send(offending.Source, IpProtocol.Icmp, length, Layer.Icmp, what);
+    }
 
     /// <summary>
-    /// Sends the <paramref name="payloadLength"/> bytes already written at <see cref="NetStack.TxIpPayload"/>: writes the
-    /// IP header in front, picks the next hop and its MAC (queueing behind ARP if needed), fragments if larger than the MTU.
+    /// An ICMP error arrived (RFC 1122 3.2.2: it MUST be passed to the transport): hand it to the protocol of the quoted
+    /// datagram, which must be one of ours.
     /// </summary>
-    public SendResult Send(Ipv4Address destination, byte protocol, int payloadLength, Layer layer, string what, bool dontFragment = false)
+    public IcmpErrorDelivery DeliverIcmpError(Ipv4Address reporter, byte type, byte code, ReadOnlySpan<byte> quote) =>
+        Dispatch(reporter, type, code, quote, requireOurSource: true);
+
+    private IcmpErrorDelivery Dispatch(Ipv4Address reporter, byte type, byte code, ReadOnlySpan<byte> quote, bool requireOurSource)
+    {
+        if (quote.Length < Ipv4Header.MinimumLength) return IcmpErrorDelivery.Malformed;
+        int hl = (quote[0] & 0x0F) * 4;
+        if (quote[0] >> 4 != 4 || hl < Ipv4Header.MinimumLength || quote.Length < hl + 8) return IcmpErrorDelivery.Malformed;
+        if (requireOurSource && Ipv4Address.Read(quote[12..]) != _ctx.Address) return IcmpErrorDelivery.Malformed;
+        if (_transports[quote[9]] is not { } transport) return IcmpErrorDelivery.Unmatched;
+        return transport.ReceiveError(new IcmpErrorReport(reporter, type, code, Ipv4Address.Read(quote[16..]), quote[hl..]))
+            ? IcmpErrorDelivery.Delivered : IcmpErrorDelivery.Unmatched;
+    }
+
+    /// <summary>
+    /// Sends the <paramref name="payloadLength"/> bytes already written at <see cref="TxPayload"/>: writes the IP header
+    /// in front, picks the next hop and its MAC (held behind resolution if needed), fragments if larger than the MTU.
+    /// </summary>
+    public SendResult Send(Ipv4Address destination, byte protocol, int payloadLength, Layer layer, Decision what, bool dontFragment = false)
     {
         int total = Ipv4Header.MinimumLength + payloadLength;
-        if (total > 65535) { _stack.DropOutgoing(DropReason.Ipv4TooBig); return SendResult.TooBig; }
-        if (total > _stack.Mtu && dontFragment) { _stack.DropOutgoing(DropReason.Ipv4DontFragment); return SendResult.NeedsFragmentation; }
-        var subnet = _stack.Address;
-        bool broadcast = destination.IsLimitedBroadcast || (destination == subnet.DirectedBroadcast && subnet.PrefixLength < 31); // RFC 3021
+        if (total > 65535) { _ctx.DropOutgoing(DropReason.Ipv4TooBig); return SendResult.TooBig; }
+        if (total > _ctx.Mtu && dontFragment) { _ctx.DropOutgoing(DropReason.Ipv4DontFragment); return SendResult.NeedsFragmentation; }
+        var subnet = _ctx.Subnet;
+        bool broadcast = subnet.IsBroadcast(destination);
         Ipv4Address nextHop;
         if (broadcast || subnet.Contains(destination)) nextHop = destination;
-        else if (_stack.Options.Gateway is { } gw) nextHop = gw;
+        else if (_settings.Gateway is { } gw) nextHop = gw;
         else
         {
-            _stack.DropOutgoing(DropReason.Ipv4NoRoute);
+            _ctx.DropOutgoing(DropReason.Ipv4NoRoute);
             return SendResult.NoRoute;
         }
 
-        var frame = _stack.TxBuffer[..(EthernetFrame.HeaderLength + total)];
-        Ipv4Header.Write(frame[EthernetFrame.HeaderLength..], _stack.IpAddress, destination, protocol, payloadLength,
-            _nextIdentification++, _stack.Options.DefaultTtl, dontFragment);
-        _stack.Counters.Sent(Layer.Ipv4);
+        var frame = _ctx.TxBuffer.AsSpan(0, EthernetFrame.HeaderLength + total);
+        Ipv4Header.Write(frame[EthernetFrame.HeaderLength..], _ctx.Address, destination, protocol, payloadLength,
+            _nextIdentification++, _settings.DefaultTtl, dontFragment);
+        _ctx.Counters.Sent(Layer.Ipv4);
 
         MacAddress dstMac;
         if (broadcast) dstMac = MacAddress.Broadcast;
-        else if (!_stack.Arp.TryResolve(nextHop, out dstMac))
-            return _stack.Arp.Enqueue(nextHop, frame, layer, what) ? SendResult.Queued : SendResult.QueueFull;
-        Emit(frame, dstMac, layer, what);
+        else if (!_neighbours.TryResolve(nextHop, out dstMac))
+            return _neighbours.Hold(nextHop, frame, layer, what, this) ? SendResult.Queued : SendResult.QueueFull;
+        SendResolved(frame, dstMac, layer, what);
         return SendResult.Sent;
     }
+
+    /// <summary>Whether a route exists to <paramref name="destination"/> (on-link, or through the gateway).</summary>
+    public bool HasRoute(Ipv4Address destination) => _ctx.Subnet.Contains(destination) || _settings.Gateway is not null;
 
     /// <summary>
     /// Puts a datagram on the wire. <paramref name="frame"/> is Ethernet header room followed by the datagram; if the
     /// datagram is larger than the MTU it goes as fragments (RFC 791 section 3.2, "fragmentation procedure").
     /// </summary>
-    public void Emit(Span<byte> frame, MacAddress destination, Layer layer, string what)
+    public void SendResolved(Span<byte> frame, MacAddress destination, Layer layer, Decision what)
     {
-        EthernetFrame.Write(frame, destination, _stack.Mac, EtherType.Ipv4);
-        if (frame.Length - EthernetFrame.HeaderLength <= _stack.Mtu)
+        if (frame.Length - EthernetFrame.HeaderLength <= _ctx.Mtu)
         {
-            _stack.Transmit(frame, layer, what);
+            _link.Send(frame, destination, EtherType.Ipv4, layer, what);
             return;
         }
         var ip = new Ipv4Header(frame[EthernetFrame.HeaderLength..]);
         int hl = ip.HeaderLength;
         var data = ip.Payload;
-        int maxData = (_stack.Mtu - hl) & ~7; // every fragment but the last carries a multiple of 8 bytes
+        int maxData = (_ctx.Mtu - hl) & ~7; // every fragment but the last carries a multiple of 8 bytes
         var tx = _fragmentTx.AsSpan();
-        frame[..(EthernetFrame.HeaderLength + hl)].CopyTo(tx); // our datagrams carry no options to filter out
+        frame[EthernetFrame.HeaderLength..(EthernetFrame.HeaderLength + hl)].CopyTo(tx[EthernetFrame.HeaderLength..]); // our datagrams carry no options to filter out
         for (int offset = 0; offset < data.Length; offset += maxData)
         {
             int piece = Math.Min(maxData, data.Length - offset);
@@ -178,9 +229,16 @@ internal sealed class Ipv4Layer : IDisposable
             f.FlagsAndFragmentOffset = (ushort)((more ? Ipv4Header.MoreFragmentsFlag : 0) | (offset >> 3));
             f.UpdateChecksum();
             data.Slice(offset, piece).CopyTo(tx[(EthernetFrame.HeaderLength + hl)..]);
-            _stack.Transmit(tx[..(EthernetFrame.HeaderLength + hl + piece)], layer, offset == 0 ? what : "ip fragment");
+            _link.Send(tx[..(EthernetFrame.HeaderLength + hl + piece)], destination, EtherType.Ipv4, layer, offset == 0 ? what : Decision.IpFragmentSent);
         }
     }
+
+    /// <summary>
+    /// ARP gave up on the next hop of a datagram of ours (RFC 1122 2.3.2.2): as a host's own stack does, the sender hears
+    /// "host unreachable", reported by ourselves, as if an ICMP error had come back.
+    /// </summary>
+    public void NeighbourUnreachable(ReadOnlySpan<byte> datagram) =>
+        Dispatch(_ctx.Address, IcmpType.DestinationUnreachable, IcmpUnreachableCode.Host, datagram, requireOurSource: false);
 
     public void Dispose() => _reassembler.Clear();
 }

@@ -16,14 +16,12 @@ internal sealed class TcpControlBlock
 {
     private const uint MaxCongestionWindow = 1u << 30;
     private readonly TcpLayer _layer;
-    private readonly NetStack _stack;
+    private readonly StackContext _ctx;
+    private readonly Ipv4Layer _ip;
     private readonly TcpSettings _s;
-    private readonly TcpSendBuffer _send;
-    private readonly TcpReceiveBuffer _recv;
-    private readonly Action _onAppWrite, _onAppRead;
-    /// <summary>What the loop runs when the application wrote or read; made once, so posting it allocates nothing.</summary>
-    private readonly Action<NetStack> _appNudge;
-    private int _appNudgePending;
+    private readonly ITcpUser _user;
+    private readonly ITcpSendBuffer _send;
+    private readonly ITcpReceiveBuffer _recv;
 
     // Send sequence space (RFC 9293 3.3.1). _sndMax is the highest sequence number ever sent: _sndNxt goes back to
     // _sndUna on a retransmission timeout, and an ACK may still acknowledge up to _sndMax.
@@ -66,26 +64,26 @@ internal sealed class TcpControlBlock
     private readonly List<(SeqNumber Seq, byte[] Data, int Length, bool Fin)> _outOfOrder = new();
 
     public TcpControlBlock(TcpLayer layer, TcpSettings settings, Ipv4Address localAddress, ushort localPort,
-        Ipv4Address remoteAddress, ushort remotePort, TcpListenerCore? listener)
+        Ipv4Address remoteAddress, ushort remotePort, ITcpUser user, TcpListenerCore? listener)
     {
         _layer = layer;
-        _stack = layer.Stack;
+        _ctx = layer.Context;
+        _ip = layer.Ip;
         _s = settings;
+        _user = user;
+        _send = user.Send;
+        _recv = user.Receive;
         LocalAddress = localAddress;
         LocalPort = localPort;
         RemoteAddress = remoteAddress;
         RemotePort = remotePort;
         Listener = listener;
         State = listener is null ? TcpState.Closed : TcpState.Listen; // a passive open starts from its listener's LISTEN
-        _onAppWrite = () => NudgeFromApp();
-        _onAppRead = () => NudgeFromApp();
-        _appNudge = _ => OnAppNudge();
-        _send = new TcpSendBuffer(settings.SendBufferSize, _onAppWrite);
-        _recv = new TcpReceiveBuffer(settings.ReceiveBufferSize, _onAppRead);
         _rto = settings.InitialRetransmitTimeout;
         _sndMss = 536; // RFC 9293 3.7.1: the default when the peer sends no MSS option
         // Our window scale: the least shift that lets the whole receive buffer be advertised (RFC 7323 2.3).
-        while (_rcvShift < 14 && (settings.ReceiveBufferSize >> _rcvShift) > 65535) _rcvShift++;
+        while (_rcvShift < 14 && (_recv.Capacity >> _rcvShift) > 65535) _rcvShift++;
+        user.OnAttached(this);
     }
 
     public Ipv4Address LocalAddress { get; }
@@ -94,9 +92,7 @@ internal sealed class TcpControlBlock
     public ushort RemotePort { get; }
     public TcpListenerCore? Listener { get; private set; }
     public TcpState State { get; private set; } = TcpState.Closed;
-    public TcpConnection? Connection { get; set; }
-    public System.IO.Pipelines.PipeReader AppInput => _recv.AppReader;
-    public System.IO.Pipelines.PipeWriter AppOutput => _send.AppWriter;
+    public ITcpUser User => _user;
     internal int SendMss => _sndMss;
     internal uint CongestionWindow => _cwnd;
     internal uint SlowStartThreshold => _ssthresh;
@@ -107,7 +103,7 @@ internal sealed class TcpControlBlock
     internal uint SndWnd => _sndWnd;
     private bool WindowScaling => _sndShift != 255;
 
-    private int OurMss => _stack.Mtu - Ipv4Header.MinimumLength - TcpSegment.MinimumHeaderLength;
+    private int OurMss => _ctx.Mtu - Ipv4Header.MinimumLength - TcpSegment.MinimumHeaderLength;
 
     public TimeSpan NextDeadline
     {
@@ -149,7 +145,7 @@ internal sealed class TcpControlBlock
         _sndWnd = seg.Window; // never scaled in a SYN (RFC 7323 2.2)
         _sndWl1 = _irs;
         _sndWl2 = _sndUna;
-        _rcvEdge = _rcvNxt + Math.Min(65535, _recv.Size); // what our SYN-ACK offers, unscaled
+        _rcvEdge = _rcvNxt + Math.Min(65535, _recv.Capacity); // what our SYN-ACK offers, unscaled
         SetState(TcpState.SynReceived);
         SendSyn(ack: true);
         StartTiming(_iss);
@@ -160,7 +156,7 @@ internal sealed class TcpControlBlock
     {
         _timing = true;
         _timedSeq = seq;
-        _timedAt = _stack.Now;
+        _timedAt = _ctx.Now;
     }
 
     private void ApplySynOptions(TcpSegment seg)
@@ -180,15 +176,15 @@ internal sealed class TcpControlBlock
     private void SendSyn(bool ack)
     {
         var o = new TcpOptions { Mss = (ushort)OurMss, WindowScale = (ack && !WindowScaling) ? null : _rcvShift };
-        Emit(_iss, ack ? TcpFlags.Syn | TcpFlags.Ack : TcpFlags.Syn, 0, 0, o, ack ? "tcp syn-ack" : "tcp syn", windowOverride: (ushort)Math.Min(65535, _recv.Size));
+        Emit(_iss, ack ? TcpFlags.Syn | TcpFlags.Ack : TcpFlags.Syn, 0, 0, o, ack ? Decision.TcpSynAckSent : Decision.TcpSynSent, windowOverride: (ushort)Math.Min(65535, _recv.Capacity));
     }
 
     // ---------------------------------------------------------------- segment arrival (RFC 9293 3.10.7)
 
-    public void OnSegment(TcpSegment seg, Ipv4Header ip)
+    public void OnSegment(TcpSegment seg)
     {
         _keepAliveProbes = 0;
-        if (_s.KeepAliveTime is { } ka && State == TcpState.Established) _keepAliveAt = _stack.Now + ka;
+        if (_s.KeepAliveTime is { } ka && State == TcpState.Established) _keepAliveAt = _ctx.Now + ka;
         switch (State)
         {
             case TcpState.SynSent: OnSegmentInSynSent(seg); return;
@@ -215,12 +211,12 @@ internal sealed class TcpControlBlock
         {
             if ((flags & TcpFlags.Rst) == 0)
             {
-                _stack.Decide(Layer.Tcp, "tcp segment outside the window -> ack");
-                SendAck("tcp ack (segment outside the window)");
-                if (State == TcpState.TimeWait && (flags & TcpFlags.Fin) != 0) _timeWaitAt = _stack.Now + _s.TimeWait;
+                _ctx.Decide(Decision.TcpSegmentOutsideWindowAck);
+                SendAck(Decision.TcpAckOutsideWindowSent);
+                if (State == TcpState.TimeWait && (flags & TcpFlags.Fin) != 0) _timeWaitAt = _ctx.Now + _s.TimeWait;
             }
-            else _stack.Decide(Layer.Tcp, "tcp rst outside the window -> ignored");
-            _layer.CountDrop(DropReason.TcpOutOfWindow);
+            else _ctx.Decide(Decision.TcpRstOutsideWindowIgnored);
+            _ctx.DropOutgoing(DropReason.TcpOutOfWindow);
             return;
         }
 
@@ -229,17 +225,17 @@ internal sealed class TcpControlBlock
         {
             if (segSeq != _rcvNxt)
             {
-                _stack.Decide(Layer.Tcp, "tcp rst in window but not exact -> challenge ack");
+                _ctx.Decide(Decision.TcpRstInWindowNotExact);
                 SendChallengeAck();
                 return;
             }
             if (State == TcpState.SynReceived && Listener is not null)
             {
-                _stack.Decide(Layer.Tcp, "tcp rst -> back to LISTEN (connection dropped)");
+                _ctx.Decide(Decision.TcpRstBackToListen);
                 Destroy();
                 return;
             }
-            _stack.Decide(Layer.Tcp, "tcp rst -> connection reset");
+            _ctx.Decide(Decision.TcpRstConnectionReset);
             Fail(State is TcpState.SynReceived ? SocketError.ConnectionRefused : SocketError.ConnectionReset, sendReset: false);
             return;
         }
@@ -247,34 +243,34 @@ internal sealed class TcpControlBlock
         // Fourth: SYN in a synchronized state (RFC 5961 section 4): challenge ACK, whatever its sequence number.
         if ((flags & TcpFlags.Syn) != 0)
         {
-            _stack.Decide(Layer.Tcp, "tcp syn in a synchronized state -> challenge ack");
+            _ctx.Decide(Decision.TcpSynInSynchronizedState);
             SendChallengeAck();
             return;
         }
 
         // Fifth: ACK.
-        if ((flags & TcpFlags.Ack) == 0) { _stack.Decide(Layer.Tcp, "tcp segment without ack -> drop"); return; }
+        if ((flags & TcpFlags.Ack) == 0) { _ctx.Decide(Decision.TcpSegmentWithoutAck); return; }
         var segAck = new SeqNumber(seg.AcknowledgmentNumber);
         if (State == TcpState.SynReceived)
         {
             if (!(segAck > _sndUna && segAck <= _sndMax))
             {
-                _stack.Decide(Layer.Tcp, "tcp ack of nothing we sent -> rst");
+                _ctx.Decide(Decision.TcpAckOfNothingWeSent);
                 _layer.SendReset(RemoteAddress, RemotePort, LocalPort, segAck.Value, 0, withAck: false);
                 return;
             }
-            OurSynAcknowledged(segSeq, segAck, (uint)seg.Window << Shift(_sndShift), "tcp ack of our syn-ack -> ESTABLISHED");
+            OurSynAcknowledged(segSeq, segAck, (uint)seg.Window << Shift(_sndShift), Decision.TcpAckOfOurSynAck);
         }
         // RFC 5961 section 5: acceptable if SND.UNA - MAX.SND.WND <= SEG.ACK <= SND.NXT.
         if (segAck > _sndMax)
         {
-            _stack.Decide(Layer.Tcp, "tcp ack of data not yet sent -> ack");
-            SendAck("tcp ack (acknowledgment beyond what we sent)");
+            _ctx.Decide(Decision.TcpAckOfDataNotYetSent);
+            SendAck(Decision.TcpAckBeyondWhatWeSentSent);
             return;
         }
         if (segAck < _sndUna - (int)Math.Min(_maxSndWnd, int.MaxValue))
         {
-            _stack.Decide(Layer.Tcp, "tcp ack far too old -> challenge ack");
+            _ctx.Decide(Decision.TcpAckFarTooOld);
             SendChallengeAck();
             return;
         }
@@ -291,8 +287,8 @@ internal sealed class TcpControlBlock
             else if (State == TcpState.TimeWait && fin)
             {
                 // A retransmitted FIN: acknowledge it again and restart the 2 MSL timer.
-                _timeWaitAt = _stack.Now + _s.TimeWait;
-                SendAck("tcp ack (fin again in TIME-WAIT)");
+                _timeWaitAt = _ctx.Now + _s.TimeWait;
+                SendAck(Decision.TcpAckFinAgainInTimeWaitSent);
             }
         }
         Output();
@@ -306,26 +302,26 @@ internal sealed class TcpControlBlock
         {
             // Our SYN-ACK was lost and the peer sent its SYN again: answer it again (Karn: no RTT sample from it now).
             _timing = false;
-            _stack.Decide(Layer.Tcp, "tcp syn again -> syn-ack again");
+            _ctx.Decide(Decision.TcpSynAgain);
             SendSyn(ack: true);
             return;
         }
         var segAck = new SeqNumber(seg.AcknowledgmentNumber);
         if (segAck != _sndMax)
         {
-            _stack.Decide(Layer.Tcp, "tcp syn-ack that acknowledges nothing we sent -> rst");
+            _ctx.Decide(Decision.TcpSynAckAcknowledgesNothing);
             _layer.SendReset(RemoteAddress, RemotePort, LocalPort, segAck.Value, 0, withAck: false);
             return;
         }
         // Simultaneous open (RFC 9293 figure 8): the peer's SYN-ACK acknowledges our SYN. A SYN's window is never
         // scaled (RFC 7323 2.2).
-        OurSynAcknowledged(_irs, segAck, seg.Window, "tcp syn-ack in SYN-RECEIVED (simultaneous open) -> ESTABLISHED");
-        SendAck("tcp ack (simultaneous open)");
+        OurSynAcknowledged(_irs, segAck, seg.Window, Decision.TcpSynAckInSynReceived);
+        SendAck(Decision.TcpAckSimultaneousOpenSent);
         Output();
     }
 
     /// <summary>SYN-RECEIVED, and the peer acknowledged our SYN: take its window, stop the timer, be ESTABLISHED.</summary>
-    private void OurSynAcknowledged(SeqNumber segSeq, SeqNumber segAck, uint window, string why)
+    private void OurSynAcknowledged(SeqNumber segSeq, SeqNumber segAck, uint window, Decision why)
     {
         if (_timing && segAck > _timedSeq) SampleRtt();
         _sndUna = segAck;
@@ -346,16 +342,16 @@ internal sealed class TcpControlBlock
         if (hasAck && (segAck <= _iss || segAck > _sndMax))
         {
             if ((flags & TcpFlags.Rst) == 0) _layer.SendReset(RemoteAddress, RemotePort, LocalPort, segAck.Value, 0, withAck: false);
-            _stack.Decide(Layer.Tcp, "tcp unacceptable ack in SYN-SENT -> rst");
+            _ctx.Decide(Decision.TcpUnacceptableAckInSynSent);
             return;
         }
         if ((flags & TcpFlags.Rst) != 0)
         {
-            if (hasAck) { _stack.Decide(Layer.Tcp, "tcp rst -> connection refused"); Fail(SocketError.ConnectionRefused, sendReset: false); }
-            else _stack.Decide(Layer.Tcp, "tcp rst without ack in SYN-SENT -> ignored");
+            if (hasAck) { _ctx.Decide(Decision.TcpRstConnectionRefused); Fail(SocketError.ConnectionRefused, sendReset: false); }
+            else _ctx.Decide(Decision.TcpRstWithoutAckInSynSent);
             return;
         }
-        if ((flags & TcpFlags.Syn) == 0) { _stack.Decide(Layer.Tcp, "tcp segment without syn in SYN-SENT -> drop"); return; }
+        if ((flags & TcpFlags.Syn) == 0) { _ctx.Decide(Decision.TcpSegmentWithoutSynInSynSent); return; }
 
         _irs = new SeqNumber(seg.SequenceNumber);
         _rcvNxt = _irs + 1;
@@ -363,39 +359,39 @@ internal sealed class TcpControlBlock
         _sndWnd = seg.Window;
         _sndWl1 = _irs;
         _sndWl2 = segAck;
-        _rcvEdge = _rcvNxt + Math.Min(65535, _recv.Size); // what our SYN offered, unscaled
+        _rcvEdge = _rcvNxt + Math.Min(65535, _recv.Capacity); // what our SYN offered, unscaled
         if (hasAck)
         {
             _sndUna = segAck;
             _retries = 0;
             DisarmRetransmit();
             if (_timing && segAck > _timedSeq) SampleRtt();
-            Establish("tcp syn-ack -> ESTABLISHED");
-            SendAck("tcp ack (handshake)");
+            Establish(Decision.TcpSynAckEstablished);
+            SendAck(Decision.TcpAckHandshakeSent);
             Output();
         }
         else
         {
             // Simultaneous open (RFC 9293 3.5, figure 8): answer with SYN-ACK from SYN-RECEIVED.
             SetState(TcpState.SynReceived);
-            _stack.Decide(Layer.Tcp, "tcp syn in SYN-SENT (simultaneous open) -> SYN-RECEIVED");
+            _ctx.Decide(Decision.TcpSynInSynSent);
             SendSyn(ack: true);
         }
     }
 
-    private void Establish(string why)
+    private void Establish(Decision why)
     {
         // RFC 6298 (5.7): if a SYN had to be retransmitted and RTO is below 3 s, data transmission starts with 3 s.
         if (_synRetransmitted && !_haveRtt && _rto < TimeSpan.FromSeconds(3)) _rto = Clamp(TimeSpan.FromSeconds(3));
         SetState(TcpState.Established);
-        _stack.Decide(Layer.Tcp, why);
-        if (_s.KeepAliveTime is { } ka) _keepAliveAt = _stack.Now + ka;
+        _ctx.Decide(why);
+        if (_s.KeepAliveTime is { } ka) _keepAliveAt = _ctx.Now + ka;
+        _user.OnEstablished();
         if (Listener is { } l)
         {
             Listener = null;
-            l.OnEstablished(this);
+            l.OnEstablished(this, _user);
         }
-        else Connection?.OnEstablished();
     }
 
     private void ProcessAck(TcpSegment seg, SeqNumber segSeq, SeqNumber segAck)
@@ -417,7 +413,7 @@ internal sealed class TcpControlBlock
             OnNewAck((uint)acked, flight, segAck);
             if (_sndUna == _sndMax) DisarmRetransmit();
             else ArmRetransmit(); // RFC 6298 (5.3): restart on an ACK of new data
-            if (State is not TcpState.Established and not TcpState.CloseWait) _stack.Decide(Layer.Tcp, "tcp ack");
+            if (State is not TcpState.Established and not TcpState.CloseWait) _ctx.Decide(Decision.TcpAck);
         }
         // RFC 5681 section 2: a duplicate ACK acknowledges nothing new, carries no data, SYN or FIN, leaves the
         // window as it was, and arrives while data is outstanding.
@@ -440,9 +436,9 @@ internal sealed class TcpControlBlock
         {
             switch (State)
             {
-                case TcpState.FinWait1: SetState(TcpState.FinWait2); _stack.Decide(Layer.Tcp, "tcp ack of our fin -> FIN-WAIT-2"); break;
-                case TcpState.Closing: EnterTimeWait("tcp ack of our fin -> TIME-WAIT"); break;
-                case TcpState.LastAck: _stack.Decide(Layer.Tcp, "tcp ack of our fin -> CLOSED"); Destroy(); break;
+                case TcpState.FinWait1: SetState(TcpState.FinWait2); _ctx.Decide(Decision.TcpAckOfOurFinFinWait2); break;
+                case TcpState.Closing: EnterTimeWait(Decision.TcpAckOfOurFinTimeWait); break;
+                case TcpState.LastAck: _ctx.Decide(Decision.TcpAckOfOurFinClosed); Destroy(); break;
             }
         }
     }
@@ -463,7 +459,7 @@ internal sealed class TcpControlBlock
             else
             {
                 // Partial acknowledgment: the next hole is lost too; resend it and stay in recovery (step 4).
-                RetransmitFirst("tcp fast retransmission (partial ack)");
+                RetransmitFirst(Decision.TcpFastRetransmissionPartialAck);
                 _cwnd = _cwnd > acked ? _cwnd - acked + mss : mss;
             }
             return;
@@ -485,7 +481,7 @@ internal sealed class TcpControlBlock
         // duplicates can never come; retransmit after (outstanding segments - 1) of them instead.
         int threshold = 3;
         int outstanding = (int)((_sndMax - _sndUna + _sndMss - 1) / _sndMss);
-        if (outstanding < 4 && _send.Peek().Buffered <= _sndMax - _sndUna) threshold = Math.Max(1, outstanding - 1);
+        if (outstanding < 4 && _send.Buffered <= _sndMax - _sndUna) threshold = Math.Max(1, outstanding - 1);
         // RFC 6582 section 4.1: no second fast retransmit for losses from the same window (ACK must pass recover).
         if (_dupAcks >= threshold && (!_recoverSet || _sndUna - 1 > _recover))
         {
@@ -496,7 +492,7 @@ internal sealed class TcpControlBlock
             _recoverSet = true;
             _inRecovery = true;
             _timing = false;
-            RetransmitFirst(threshold == 3 ? "tcp fast retransmission (3 duplicate acks)" : "tcp early retransmission (RFC 5827)");
+            RetransmitFirst(threshold == 3 ? Decision.TcpFastRetransmissionThreeDupAcks : Decision.TcpEarlyRetransmission);
             _cwnd = _ssthresh + (uint)_dupAcks * mss;
         }
     }
@@ -507,41 +503,42 @@ internal sealed class TcpControlBlock
         int skip = _rcvNxt - seq;
         if (skip > 0)
         {
-            if (skip > data.Length) { _stack.Decide(Layer.Tcp, "tcp duplicate -> ack"); SendAck("tcp ack (duplicate)"); return; }
+            if (skip > data.Length) { _ctx.Decide(Decision.TcpDuplicate); SendAck(Decision.TcpAckDuplicateSent); return; }
             data = data[skip..];
             seq = _rcvNxt;
         }
         int room = _rcvEdge - seq;
         if (room < data.Length) { data = data[..Math.Max(0, room)]; fin = false; }
-        if (data.Length == 0 && !fin) { _stack.Decide(Layer.Tcp, "tcp duplicate -> ack"); SendAck("tcp ack (duplicate)"); return; }
+        if (data.Length == 0 && !fin) { _ctx.Decide(Decision.TcpDuplicate); SendAck(Decision.TcpAckDuplicateSent); return; }
 
         if (seq != _rcvNxt)
         {
             HoldOutOfOrder(seq, data, fin);
-            _stack.Decide(Layer.Tcp, "tcp data out of order -> held, duplicate ack");
-            SendAck("tcp ack (duplicate, for out-of-order data)");
+            _ctx.Decide(Decision.TcpDataOutOfOrder);
+            SendAck(Decision.TcpAckDuplicateOutOfOrderSent);
             return;
         }
         if (data.Length > 0)
         {
-            _recv.Write(data);
+            _recv.Write(0, data);
+            _recv.Commit(data.Length);
             _rcvNxt += data.Length;
         }
         bool filledGap = DeliverHeld(ref fin);
         if (fin) ReceiveFin();
         else
         {
-            _stack.Decide(Layer.Tcp, filledGap ? "tcp data fills a gap -> delivered with held data" : "tcp data -> delivered");
+            _ctx.Decide(filledGap ? Decision.TcpDataFillsGap : Decision.TcpDataDelivered);
             // RFC 1122 4.2.3.2: acknowledge at least every second full-sized segment, and within the delay.
             _segmentsToAck++;
-            if (filledGap || _segmentsToAck >= 2 || _outOfOrder.Count > 0) SendAck("tcp ack");
-            else if (_delAckAt == TimeSpan.MaxValue) _delAckAt = _stack.Now + _s.DelayedAckTimeout;
+            if (filledGap || _segmentsToAck >= 2 || _outOfOrder.Count > 0) SendAck(Decision.TcpAck);
+            else if (_delAckAt == TimeSpan.MaxValue) _delAckAt = _ctx.Now + _s.DelayedAckTimeout;
         }
     }
 
     private void HoldOutOfOrder(SeqNumber seq, ReadOnlySpan<byte> data, bool fin)
     {
-        if (_outOfOrder.Count >= _s.MaxOutOfOrderSegments) { _layer.CountDrop(DropReason.TcpOutOfOrderFull); return; }
+        if (_outOfOrder.Count >= _s.MaxOutOfOrderSegments) { _ctx.DropOutgoing(DropReason.TcpOutOfOrderFull); return; }
         int i = 0;
         while (i < _outOfOrder.Count && _outOfOrder[i].Seq < seq) i++;
         if (i < _outOfOrder.Count && _outOfOrder[i].Seq == seq && _outOfOrder[i].Length >= data.Length) return; // have it
@@ -561,7 +558,8 @@ internal sealed class TcpControlBlock
             int skip = _rcvNxt - seq;
             if (skip < len)
             {
-                _recv.Write(buf.AsSpan(skip, len - skip));
+                _recv.Write(0, buf.AsSpan(skip, len - skip));
+                _recv.Commit(len - skip);
                 _rcvNxt += len - skip;
                 any = true;
             }
@@ -574,7 +572,7 @@ internal sealed class TcpControlBlock
     /// <summary>Eighth: the peer's FIN (RFC 9293 3.10.7.4).</summary>
     private void ReceiveFin()
     {
-        if (_finReceived) { SendAck("tcp ack (fin again)"); return; }
+        if (_finReceived) { SendAck(Decision.TcpAckFinAgainSent); return; }
         _finReceived = true;
         _rcvNxt += 1;
         _recv.Complete();
@@ -583,26 +581,26 @@ internal sealed class TcpControlBlock
             case TcpState.SynReceived:
             case TcpState.Established:
                 SetState(TcpState.CloseWait);
-                _stack.Decide(Layer.Tcp, "tcp fin -> CLOSE-WAIT (peer finished sending)");
+                _ctx.Decide(Decision.TcpFinCloseWait);
                 break;
             case TcpState.FinWait1:
-                if (_sndUna > _finSeq) EnterTimeWait("tcp fin -> TIME-WAIT");
-                else { SetState(TcpState.Closing); _stack.Decide(Layer.Tcp, "tcp fin -> CLOSING (simultaneous close)"); }
+                if (_sndUna > _finSeq) EnterTimeWait(Decision.TcpFinTimeWait);
+                else { SetState(TcpState.Closing); _ctx.Decide(Decision.TcpFinClosing); }
                 break;
             case TcpState.FinWait2:
-                EnterTimeWait("tcp fin -> TIME-WAIT");
+                EnterTimeWait(Decision.TcpFinTimeWait);
                 break;
         }
-        SendAck("tcp ack of fin");
+        SendAck(Decision.TcpAckOfFinSent);
     }
 
-    private void EnterTimeWait(string why)
+    private void EnterTimeWait(Decision why)
     {
         SetState(TcpState.TimeWait);
-        _stack.Decide(Layer.Tcp, why);
+        _ctx.Decide(why);
         DisarmRetransmit();
         _persistAt = _keepAliveAt = TimeSpan.MaxValue;
-        _timeWaitAt = _stack.Now + _s.TimeWait;
+        _timeWaitAt = _ctx.Now + _s.TimeWait;
         _send.Close();
     }
 
@@ -612,7 +610,8 @@ internal sealed class TcpControlBlock
     public void Output()
     {
         if (State is not (TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck)) return;
-        var (buffered, completed) = _send.Peek();
+        long buffered = _send.Buffered;
+        bool completed = _send.Completed;
         while (true)
         {
             long sentData = _sndNxt - _sndUna;
@@ -652,8 +651,8 @@ internal sealed class TcpControlBlock
                 _persistBackoff = TimeSpan.Zero;
                 bool retransmission = _sndNxt < _sndMax;
                 var flags = TcpFlags.Ack | (len == unsent ? TcpFlags.Psh : 0);
-                Emit(_sndNxt, flags, sentData, len, default, retransmission ? "tcp retransmission" : "tcp data");
-                if (!retransmission && !_timing) { _timing = true; _timedSeq = _sndNxt; _timedAt = _stack.Now; }
+                Emit(_sndNxt, flags, sentData, len, default, retransmission ? Decision.TcpRetransmissionSent : Decision.TcpDataSent);
+                if (!retransmission && !_timing) { _timing = true; _timedSeq = _sndNxt; _timedAt = _ctx.Now; }
                 _sndNxt += len;
                 if (_sndNxt > _sndMax) _sndMax = _sndNxt;
                 if (_rtxAt == TimeSpan.MaxValue) ArmRetransmit();
@@ -664,7 +663,7 @@ internal sealed class TcpControlBlock
                 // All data is out and the application closed its side: send FIN (RFC 9293 3.10.4, CLOSE call).
                 bool first = !_finSent;
                 if (first) { _finSent = true; _finSeq = _sndNxt; }
-                Emit(_finSeq, TcpFlags.Fin | TcpFlags.Ack, 0, 0, default, first ? "tcp fin" : "tcp fin retransmission");
+                Emit(_finSeq, TcpFlags.Fin | TcpFlags.Ack, 0, 0, default, first ? Decision.TcpFinSent : Decision.TcpFinRetransmissionSent);
                 _sndNxt = _finSeq + 1;
                 if (_sndNxt > _sndMax) _sndMax = _sndNxt;
                 if (_rtxAt == TimeSpan.MaxValue) ArmRetransmit();
@@ -678,9 +677,9 @@ internal sealed class TcpControlBlock
         }
     }
 
-    private void RetransmitFirst(string what)
+    private void RetransmitFirst(Decision what)
     {
-        var (buffered, _) = _send.Peek();
+        long buffered = _send.Buffered;
         if (buffered > 0)
         {
             int len = (int)Math.Min(buffered, _sndMss);
@@ -690,19 +689,19 @@ internal sealed class TcpControlBlock
         ArmRetransmit();
     }
 
-    private void SendAck(string what) => Emit(_sndNxt, TcpFlags.Ack, 0, 0, default, what);
+    private void SendAck(Decision what) => Emit(_sndNxt, TcpFlags.Ack, 0, 0, default, what);
 
     private void SendChallengeAck()
     {
-        if (_layer.TakeChallengeAckToken()) SendAck("tcp challenge ack (RFC 5961)");
-        else _layer.CountDrop(DropReason.TcpChallengeAckLimited);
+        if (_layer.TakeChallengeAckToken()) SendAck(Decision.TcpChallengeAckSent);
+        else _ctx.DropOutgoing(DropReason.TcpChallengeAckLimited);
     }
 
     /// <summary>The window we can offer now (RFC 9293 3.8.6.2.2: receiver SWS avoidance; never shrink the right edge).</summary>
     private int AdvertisableWindow()
     {
         int free = _recv.Free;
-        int threshold = Math.Min(_recv.Size / 2, OurMss);
+        int threshold = Math.Min(_recv.Capacity / 2, OurMss);
         var edge = _rcvNxt + free;
         if (edge - _rcvEdge < threshold && _rcvEdge >= _rcvNxt) edge = _rcvEdge;
         int wnd = Math.Max(0, edge - _rcvNxt);
@@ -711,9 +710,9 @@ internal sealed class TcpControlBlock
     }
 
     /// <summary>Builds one segment in the stack's transmit buffer and sends it; every segment carries our window and ACK.</summary>
-    private void Emit(SeqNumber seq, TcpFlags flags, long dataOffset, int dataLength, TcpOptions options, string what, ushort? windowOverride = null)
+    private void Emit(SeqNumber seq, TcpFlags flags, long dataOffset, int dataLength, TcpOptions options, Decision what, ushort? windowOverride = null)
     {
-        var tx = _stack.TxIpPayload;
+        var tx = _ip.TxPayload;
         ushort window;
         if (windowOverride is { } w) window = w;
         else
@@ -728,27 +727,27 @@ internal sealed class TcpControlBlock
         if (dataLength > 0) _send.CopyTo(dataOffset, tx.Slice(hl, dataLength));
         var seg = new TcpSegment(tx[..(hl + dataLength)]);
         seg.UpdateChecksum(LocalAddress, RemoteAddress);
-        _stack.Counters.Sent(Layer.Tcp);
+        _ctx.Counters.Sent(Layer.Tcp);
         if ((flags & TcpFlags.Ack) != 0) { _segmentsToAck = 0; _delAckAt = TimeSpan.MaxValue; }
-        _stack.Ip.Send(RemoteAddress, IpProtocol.Tcp, hl + dataLength, Layer.Tcp, what);
+        _ip.Send(RemoteAddress, IpProtocol.Tcp, hl + dataLength, Layer.Tcp, what);
     }
 
     // ---------------------------------------------------------------- timers
 
-    private void ArmRetransmit() => _rtxAt = _stack.Now + _rto;
+    private void ArmRetransmit() => _rtxAt = _ctx.Now + _rto;
     private void DisarmRetransmit() => _rtxAt = TimeSpan.MaxValue;
 
     private void ArmPersist()
     {
         _persistBackoff = _persistBackoff == TimeSpan.Zero ? _rto : TimeSpan.FromTicks(Math.Min(_persistBackoff.Ticks * 2, _s.MaxRetransmitTimeout.Ticks));
-        _persistAt = _stack.Now + _persistBackoff;
+        _persistAt = _ctx.Now + _persistBackoff;
     }
 
     /// <summary>RFC 6298 section 2: SRTT, RTTVAR and RTO from a new measurement (Karn: never from a retransmitted segment).</summary>
     private void SampleRtt()
     {
         _timing = false;
-        var r = _stack.Now - _timedAt;
+        var r = _ctx.Now - _timedAt;
         if (!_haveRtt)
         {
             _srtt = r;
@@ -770,9 +769,9 @@ internal sealed class TcpControlBlock
 
     public void OnTimer()
     {
-        var now = _stack.Now;
+        var now = _ctx.Now;
         if (now >= _timeWaitAt) { _timeWaitAt = TimeSpan.MaxValue; Destroy(); return; }
-        if (now >= _delAckAt) { _delAckAt = TimeSpan.MaxValue; SendAck("tcp delayed ack"); }
+        if (now >= _delAckAt) { _delAckAt = TimeSpan.MaxValue; SendAck(Decision.TcpDelayedAckSent); }
         if (now >= _rtxAt) OnRetransmitTimeout();
         if (State == TcpState.Closed) return;
         if (now >= _persistAt)
@@ -794,7 +793,7 @@ internal sealed class TcpControlBlock
             {
                 // Zero-window probe (RFC 1122 4.2.2.17): an old sequence number makes the peer answer with its window.
                 _unansweredProbes++;
-                Emit(_sndUna - 1, TcpFlags.Ack, 0, 0, default, "tcp zero-window probe");
+                Emit(_sndUna - 1, TcpFlags.Ack, 0, 0, default, Decision.TcpZeroWindowProbeSent);
                 ArmPersist();
             }
         }
@@ -802,7 +801,7 @@ internal sealed class TcpControlBlock
         {
             if (_keepAliveProbes >= _s.KeepAliveProbes) { Fail(SocketError.TimedOut, sendReset: true); return; }
             _keepAliveProbes++;
-            Emit(_sndUna - 1, TcpFlags.Ack, 0, 0, default, "tcp keep-alive");
+            Emit(_sndUna - 1, TcpFlags.Ack, 0, 0, default, Decision.TcpKeepAliveSent);
             _keepAliveAt = now + _s.KeepAliveInterval;
         }
     }
@@ -854,17 +853,9 @@ internal sealed class TcpControlBlock
 
     // ---------------------------------------------------------------- from the application
 
-    /// <summary>The application wrote, finished writing, read or stopped reading; coalesced into one visit to the loop.</summary>
-    private void NudgeFromApp()
-    {
-        if (Interlocked.Exchange(ref _appNudgePending, 1) == 1) return;
-        _stack.PostToLoop(_appNudge);
-    }
-
     /// <summary>On the loop: send what was written; tell the peer the window reopened if it had nearly closed.</summary>
     public void OnAppNudge()
     {
-        Volatile.Write(ref _appNudgePending, 0);
         if (State == TcpState.Closed) return;
         Output();
         if (State is TcpState.Established or TcpState.FinWait1 or TcpState.FinWait2)
@@ -872,7 +863,7 @@ internal sealed class TcpControlBlock
             int wnd = AdvertisableWindow();
             int advertised = Math.Max(0, _rcvEdge - _rcvNxt);
             // RFC 1122 4.2.3.3: update when the window opens by min(half the buffer, one MSS) past what was offered.
-            if (wnd - advertised >= Math.Min(_recv.Size / 2, OurMss) && advertised < _recv.Size / 2) SendAck("tcp window update");
+            if (wnd - advertised >= Math.Min(_recv.Capacity / 2, OurMss) && advertised < _recv.Capacity / 2) SendAck(Decision.TcpWindowUpdateSent);
         }
     }
 
@@ -898,7 +889,7 @@ internal sealed class TcpControlBlock
         var ex = new SocketException((int)error);
         _recv.Complete(ex);
         _send.Close(ex);
-        Connection?.OnFailed(ex);
+        _user.OnFailed(error);
         Destroy();
     }
 
@@ -920,7 +911,7 @@ internal sealed class TcpControlBlock
         if (State == s) return;
         var from = State;
         State = s;
-        Connection?.OnStateChanged(s);
+        _user.OnStateChanged(s);
         _layer.OnStateChanged(this, from, s);
     }
 }

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Net.Sockets;
 using System.Security.Cryptography;
+using Microsoft.Extensions.Logging;
 using UserNet.Core;
 using UserNet.Ip;
 using UserNet.Wire;
@@ -8,72 +9,81 @@ using UserNet.Wire;
 namespace UserNet.Tcp;
 
 /// <summary>
+/// Chooses the initial sequence number of a connection instead of RFC 6528's function: return null to keep RFC 6528's.
+/// For replaying a capture (the peer acknowledges the numbers the recorded stack chose) and for tests.
+/// </summary>
+public delegate uint? TcpIsnSelector(Ipv4Address localAddress, ushort localPort, Ipv4Address remoteAddress, ushort remotePort);
+
+/// <summary>
 /// TCP's part of the stack: checks segments, finds their connection or listener, answers segments for no
 /// connection with the RST of RFC 9293 section 3.10.7.1, runs connection timers. Runs on the loop.
 /// </summary>
-internal sealed class TcpLayer : IDisposable
+internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
 {
-    private const int EphemeralFirst = 49152, EphemeralLast = 65535;
-
     private readonly Dictionary<(uint RemoteAddress, ushort RemotePort, ushort LocalPort), TcpControlBlock> _connections = new();
     private readonly Dictionary<ushort, TcpListenerCore> _listeners = new();
     private readonly List<TcpControlBlock> _due = new();
     private readonly byte[] _isnKey = new byte[32];
     private readonly TokenBucket _challengeAcks;
-    private int _nextEphemeral;
+    private readonly EphemeralPorts _ephemeral;
+    private readonly TcpIsnSelector? _isnSelector;
 
-    public TcpLayer(NetStack stack)
+    public TcpLayer(StackContext context, Ipv4Layer ip, TcpSettings settings, Random random, TcpIsnSelector? isnSelector = null)
     {
-        Stack = stack;
-        Settings = stack.Options.Tcp;
-        var rng = stack.Options.Seed is { } seed ? new Random(seed + 23) : Random.Shared;
-        rng.NextBytes(_isnKey); // RFC 6528: a secret the peer cannot guess; seeded runs are reproducible on purpose
-        _nextEphemeral = rng.Next(EphemeralFirst, EphemeralLast + 1);
+        Context = context;
+        Ip = ip;
+        Settings = settings;
+        random.NextBytes(_isnKey); // RFC 6528: a secret the peer cannot guess; seeded runs are reproducible on purpose
+        _ephemeral = new EphemeralPorts(random);
         _challengeAcks = new TokenBucket(Settings.ChallengeAcksPerSecond, Settings.ChallengeAcksPerSecond);
+        _isnSelector = isnSelector;
     }
 
-    public NetStack Stack { get; }
+    public StackContext Context { get; }
+    public Ipv4Layer Ip { get; }
     public TcpSettings Settings { get; }
     public int ConnectionCount => _connections.Count;
     internal IEnumerable<TcpControlBlock> Connections => _connections.Values;
 
-    public void Receive(Ipv4Header ip, bool broadcast)
+    public TransportDisposition Receive(Ipv4Header ip, bool broadcast)
     {
         var payload = ip.Payload;
-        if (!TcpSegment.TryParse(payload, out var seg)) { Stack.Drop(DropReason.TcpTruncated); return; }
-        if (!seg.IsChecksumValid(ip.Source, ip.Destination)) { Stack.Drop(DropReason.TcpBadChecksum); return; }
-        if (broadcast) { Stack.Drop(DropReason.TcpBroadcast); return; } // RFC 9293 3.9.1: TCP is unicast only
-        Stack.Counters.Received(Layer.Tcp);
-        Stack.Decide(Layer.Tcp, "tcp segment");
+        var ctx = Context;
+        if (!TcpSegment.TryParse(payload, out var seg)) { ctx.Drop(DropReason.TcpTruncated); return TransportDisposition.Handled; }
+        if (!seg.IsChecksumValid(ip.Source, ip.Destination)) { ctx.Drop(DropReason.TcpBadChecksum); return TransportDisposition.Handled; }
+        if (broadcast) { ctx.Drop(DropReason.TcpBroadcast); return TransportDisposition.Handled; } // RFC 9293 3.9.1: TCP is unicast only
+        ctx.Counters.Received(Layer.Tcp);
+        ctx.Decide(Decision.TcpSegment);
 
         if (_connections.TryGetValue((ip.Source.Value, seg.SourcePort, seg.DestinationPort), out var tcb))
         {
-            tcb.OnSegment(seg, ip);
-            return;
+            tcb.OnSegment(seg);
+            return TransportDisposition.Handled;
         }
         var flags = seg.Flags;
         if (_listeners.TryGetValue(seg.DestinationPort, out var listener))
         {
             // LISTEN (RFC 9293 3.10.7.2): ignore RST, answer ACK with RST, take SYN.
-            if ((flags & TcpFlags.Rst) != 0) { Stack.Decide(Layer.Tcp, "tcp rst to a listener -> ignored"); return; }
+            if ((flags & TcpFlags.Rst) != 0) { ctx.Decide(Decision.TcpRstToListenerIgnored); return TransportDisposition.Handled; }
             if ((flags & TcpFlags.Ack) != 0)
             {
-                Stack.Decide(Layer.Tcp, "tcp ack to a listener -> rst");
+                ctx.Decide(Decision.TcpAckToListenerRst);
                 SendReset(ip.Source, seg.SourcePort, seg.DestinationPort, seg.AcknowledgmentNumber, 0, withAck: false);
-                return;
+                return TransportDisposition.Handled;
             }
-            if ((flags & TcpFlags.Syn) == 0) { Stack.Drop(DropReason.TcpNoConnection); return; }
-            if (!listener.HasRoom) { Stack.Drop(DropReason.TcpBacklogFull); return; } // the peer's SYN retry tries again
-            var child = new TcpControlBlock(this, listener.Settings, ip.Destination, seg.DestinationPort, ip.Source, seg.SourcePort, listener);
+            if ((flags & TcpFlags.Syn) == 0) { ctx.Drop(DropReason.TcpNoConnection); return TransportDisposition.Handled; }
+            if (!listener.HasRoom) { ctx.Drop(DropReason.TcpBacklogFull); return TransportDisposition.Handled; } // the peer's SYN retry tries again
+            var user = listener.User.CreateUser(listener.Settings);
+            var child = new TcpControlBlock(this, listener.Settings, ip.Destination, seg.DestinationPort, ip.Source, seg.SourcePort, user, listener);
             _connections.Add((ip.Source.Value, seg.SourcePort, seg.DestinationPort), child);
             listener.OnHalfOpen();
             child.AcceptSyn(seg);
-            Stack.Decide(Layer.Tcp, "tcp syn to a listener -> SYN-RECEIVED, syn-ack");
-            return;
+            ctx.Decide(Decision.TcpSynToListener);
+            return TransportDisposition.Handled;
         }
         // No connection (RFC 9293 3.10.7.1): RST for anything but a RST.
-        Stack.Drop(DropReason.TcpNoConnection);
-        if ((flags & TcpFlags.Rst) != 0) return;
+        ctx.Drop(DropReason.TcpNoConnection);
+        if ((flags & TcpFlags.Rst) != 0) return TransportDisposition.Handled;
         if ((flags & TcpFlags.Ack) != 0)
             SendReset(ip.Source, seg.SourcePort, seg.DestinationPort, seg.AcknowledgmentNumber, 0, withAck: false);
         else
@@ -81,31 +91,24 @@ internal sealed class TcpLayer : IDisposable
             int len = seg.Payload.Length + ((flags & TcpFlags.Syn) != 0 ? 1 : 0) + ((flags & TcpFlags.Fin) != 0 ? 1 : 0);
             SendReset(ip.Source, seg.SourcePort, seg.DestinationPort, 0, unchecked(seg.SequenceNumber + (uint)len), withAck: true);
         }
+        return TransportDisposition.Handled;
     }
 
     /// <summary>Sends a RST (with ACK when <paramref name="withAck"/>); it has no connection of its own.</summary>
     public void SendReset(Ipv4Address to, ushort toPort, ushort fromPort, uint seq, uint ack, bool withAck)
     {
-        var tx = Stack.TxIpPayload;
+        var tx = Ip.TxPayload;
         var flags = withAck ? TcpFlags.Rst | TcpFlags.Ack : TcpFlags.Rst;
         int hl = TcpSegment.WriteHeader(tx, fromPort, toPort, seq, withAck ? ack : 0, flags, 0, default);
-        new TcpSegment(tx[..hl]).UpdateChecksum(Stack.IpAddress, to);
-        Stack.Counters.Sent(Layer.Tcp);
-        Stack.Ip.Send(to, IpProtocol.Tcp, hl, Layer.Tcp, "tcp rst");
+        new TcpSegment(tx[..hl]).UpdateChecksum(Context.Address, to);
+        Context.Counters.Sent(Layer.Tcp);
+        Ip.Send(to, IpProtocol.Tcp, hl, Layer.Tcp, Decision.TcpRstSent);
     }
-
-    /// <summary>
-    /// Replay only (<c>PacketReplay</c>): when set and it returns a value for a connection's (local port, remote
-    /// address, remote port), that value is the connection's ISN instead of RFC 6528's. A replayed capture's peer
-    /// acknowledges the ISN the recorded stack chose, so the replay's stack must choose the same one. Null (the
-    /// default) everywhere else; the check costs a null test.
-    /// </summary>
-    internal Func<ushort, Ipv4Address, ushort, uint?>? ReplayIsn { get; set; }
 
     /// <summary>RFC 6528: ISN = M + F(localip, localport, remoteip, remoteport, secretkey), M a 4-microsecond clock.</summary>
     public SeqNumber InitialSequenceNumber(Ipv4Address local, ushort localPort, Ipv4Address remote, ushort remotePort)
     {
-        if (ReplayIsn?.Invoke(localPort, remote, remotePort) is uint recorded) return new SeqNumber(recorded);
+        if (_isnSelector?.Invoke(local, localPort, remote, remotePort) is uint chosen) return new SeqNumber(chosen);
         Span<byte> tuple = stackalloc byte[12];
         local.Write(tuple);
         BinaryPrimitives.WriteUInt16BigEndian(tuple[4..], localPort);
@@ -114,31 +117,28 @@ internal sealed class TcpLayer : IDisposable
         Span<byte> hash = stackalloc byte[32];
         HMACSHA256.HashData(_isnKey, tuple, hash);
         uint f = BinaryPrimitives.ReadUInt32BigEndian(hash);
-        uint m = unchecked((uint)(Stack.Now.Ticks / 40)); // 40 ticks of 100 ns = 4 microseconds
+        uint m = unchecked((uint)(Context.Now.Ticks / 40)); // 40 ticks of 100 ns = 4 microseconds
         return new SeqNumber(unchecked(m + f));
     }
 
-    public bool TakeChallengeAckToken() => _challengeAcks.TryTake(Stack.Now);
-    public void CountDrop(DropReason r) => Stack.DropOutgoing(r);
+    public bool TakeChallengeAckToken() => _challengeAcks.TryTake(Context.Now);
 
-    /// <summary>Active open from an ephemeral port (or <paramref name="localPort"/>).</summary>
-    public TcpControlBlock Connect(Ipv4Address remote, ushort remotePort, TcpSettings settings, int localPort = 0)
+    /// <summary>Active open from an ephemeral port (or <paramref name="localPort"/>); the caller then calls <see cref="TcpControlBlock.Connect"/>.</summary>
+    public TcpControlBlock Connect(Ipv4Address remote, ushort remotePort, TcpSettings settings, ITcpUser user, int localPort = 0)
     {
+        if (!Ip.HasRoute(remote)) throw new SocketException((int)SocketError.NetworkUnreachable);
         ushort port = localPort != 0 ? (ushort)localPort : PickEphemeral(remote, remotePort);
         if (_connections.ContainsKey((remote.Value, remotePort, port))) throw new SocketException((int)SocketError.AddressAlreadyInUse);
-        var tcb = new TcpControlBlock(this, settings, Stack.IpAddress, port, remote, remotePort, listener: null);
+        var tcb = new TcpControlBlock(this, settings, Context.Address, port, remote, remotePort, user, listener: null);
         _connections.Add((remote.Value, remotePort, port), tcb);
         return tcb;
     }
 
     private ushort PickEphemeral(Ipv4Address remote, ushort remotePort)
     {
-        for (int tries = 0; tries <= EphemeralLast - EphemeralFirst; tries++)
-        {
-            var p = (ushort)_nextEphemeral;
-            _nextEphemeral = _nextEphemeral == EphemeralLast ? EphemeralFirst : _nextEphemeral + 1;
-            if (!_listeners.ContainsKey(p) && !_connections.ContainsKey((remote.Value, remotePort, p))) return p;
-        }
+        if (_ephemeral.TryTake((this, remote.Value, remotePort),
+                static (s, p) => !s.Item1._listeners.ContainsKey(p) && !s.Item1._connections.ContainsKey((s.Item2, s.Item3, p)), out var port))
+            return port;
         throw new SocketException((int)SocketError.AddressAlreadyInUse);
     }
 
@@ -150,6 +150,7 @@ internal sealed class TcpLayer : IDisposable
     public void StopListening(TcpListenerCore listener)
     {
         if (_listeners.TryGetValue(listener.Port, out var l) && l == listener) _listeners.Remove(listener.Port);
+        listener.Close();
     }
 
     public void Remove(TcpControlBlock tcb)
@@ -183,21 +184,22 @@ internal sealed class TcpLayer : IDisposable
 
     public void OnStateChanged(TcpControlBlock tcb, TcpState from, TcpState to)
     {
-        Stack.NoteStateChange(Transitions[(int)from, (int)to]);
-        if (Stack.Logger is { } l) StackLog.TcpState(l, tcb.LocalPort, tcb.RemoteAddress, tcb.RemotePort, from, to);
+        Context.NoteStateChange(Transitions[(int)from, (int)to]);
+        if (Context.Logger is { } l) LogState(l, tcb.LocalPort, tcb.RemoteAddress, tcb.RemotePort, from, to);
         StateChanged?.Invoke(tcb, from, to);
     }
 
-    /// <summary>For tracing and tests: every state change of every connection.</summary>
+    /// <summary>For tests: every state change of every connection.</summary>
     public event Action<TcpControlBlock, TcpState, TcpState>? StateChanged;
 
     /// <summary>An ICMP error quoting a segment we sent: find the connection by the quoted ports.</summary>
-    public bool OnIcmpError(Ipv4Address quotedDestination, ReadOnlySpan<byte> quotedHeader8, SocketError error)
+    public bool ReceiveError(IcmpErrorReport report)
     {
-        ushort src = BinaryPrimitives.ReadUInt16BigEndian(quotedHeader8);
-        ushort dst = BinaryPrimitives.ReadUInt16BigEndian(quotedHeader8[2..]);
-        if (!_connections.TryGetValue((quotedDestination.Value, dst, src), out var tcb)) return false;
-        tcb.OnIcmpError(error);
+        var quoted = report.QuotedTransport;
+        ushort src = BinaryPrimitives.ReadUInt16BigEndian(quoted);
+        ushort dst = BinaryPrimitives.ReadUInt16BigEndian(quoted[2..]);
+        if (!_connections.TryGetValue((report.QuotedDestination.Value, dst, src), out var tcb)) return false;
+        tcb.OnIcmpError(report.SocketError);
         return true;
     }
 
@@ -213,7 +215,7 @@ internal sealed class TcpLayer : IDisposable
 
     public void Poll()
     {
-        var now = Stack.Now;
+        var now = Context.Now;
         _due.Clear();
         foreach (var c in _connections.Values) if (c.NextDeadline <= now) _due.Add(c);
         foreach (var c in _due) c.OnTimer();
@@ -226,5 +228,36 @@ internal sealed class TcpLayer : IDisposable
         _connections.Clear();
         foreach (var l in _listeners.Values.ToArray()) l.Close();
         _listeners.Clear();
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "TCP :{LocalPort} <-> {Remote}:{RemotePort}: {From} -> {To}")]
+    private static partial void LogState(ILogger logger, ushort localPort, Ipv4Address remote, ushort remotePort, TcpState from, TcpState to);
+}
+
+/// <summary>The loop's side of a listener: counts half-open connections against the backlog, hands established ones over.</summary>
+internal sealed class TcpListenerCore(ushort port, int backlog, TcpSettings settings, ITcpListenerUser user)
+{
+    private int _halfOpen;
+    private bool _closed;
+    public ushort Port { get; } = port;
+    public TcpSettings Settings { get; } = settings;
+    public ITcpListenerUser User { get; } = user;
+
+    /// <summary>Room for another SYN: half-open plus not-yet-accepted stay within the backlog.</summary>
+    public bool HasRoom => _halfOpen + User.Waiting < backlog;
+    public void OnHalfOpen() => _halfOpen++;
+    public void OnHalfOpenGone() => _halfOpen--;
+
+    public void OnEstablished(TcpControlBlock tcb, ITcpUser user)
+    {
+        _halfOpen--;
+        if (_closed || !User.Accept(tcb, user)) tcb.Abort();
+    }
+
+    public void Close()
+    {
+        if (_closed) return;
+        _closed = true;
+        User.OnClosed();
     }
 }

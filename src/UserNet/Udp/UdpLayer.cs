@@ -6,61 +6,57 @@ using UserNet.Wire;
 namespace UserNet.Udp;
 
 /// <summary>
-/// UDP (RFC 768, RFC 1122 section 4.1): checks, demultiplexing to bound sockets, port unreachable for the rest,
-/// and ICMP errors passed to the socket that sent the quoted datagram. Runs on the stack's loop.
+/// UDP (RFC 768, RFC 1122 section 4.1): checks, demultiplexing to bound endpoints, "port unreachable" for the rest
+/// (which IP answers), and ICMP errors passed to the endpoint that sent the quoted datagram. Runs on the stack's loop.
 /// </summary>
-internal sealed class UdpLayer : IDisposable
+internal sealed class UdpLayer : ITransportProtocol, IDisposable
 {
-    /// <summary>IANA's dynamic port range (RFC 6335 section 6).</summary>
-    private const int EphemeralFirst = 49152, EphemeralLast = 65535;
-
-    private readonly NetStack _stack;
+    private readonly StackContext _ctx;
+    private readonly Ipv4Layer _ip;
     private readonly Dictionary<ushort, UdpEndpoint> _bound = new();
-    private int _nextEphemeral;
+    private readonly EphemeralPorts _ephemeral;
 
-    public UdpLayer(NetStack stack)
+    public UdpLayer(StackContext context, Ipv4Layer ip, Random random)
     {
-        _stack = stack;
-        var rng = stack.Options.Seed is { } seed ? new Random(seed + 17) : Random.Shared;
-        _nextEphemeral = rng.Next(EphemeralFirst, EphemeralLast + 1);
+        _ctx = context;
+        _ip = ip;
+        _ephemeral = new EphemeralPorts(random);
     }
 
-    public void Receive(Ipv4Header ip, bool broadcast)
+    public TransportDisposition Receive(Ipv4Header ip, bool broadcast)
     {
         var payload = ip.Payload;
-        if (payload.Length < UdpDatagram.HeaderLength) { _stack.Drop(DropReason.UdpTruncated); return; }
+        if (payload.Length < UdpDatagram.HeaderLength) { _ctx.Drop(DropReason.UdpTruncated); return TransportDisposition.Handled; }
         var udp = new UdpDatagram(payload);
         int length = udp.Length;
         // RFC 768: the length counts header and data; less than the IP payload leaves trailing bytes we ignore.
-        if (length < UdpDatagram.HeaderLength || length > payload.Length) { _stack.Drop(DropReason.UdpBadLength); return; }
+        if (length < UdpDatagram.HeaderLength || length > payload.Length) { _ctx.Drop(DropReason.UdpBadLength); return TransportDisposition.Handled; }
         udp = new UdpDatagram(payload[..length]);
-        if (!udp.IsChecksumValid(ip.Source, ip.Destination)) { _stack.Drop(DropReason.UdpBadChecksum); return; }
+        if (!udp.IsChecksumValid(ip.Source, ip.Destination)) { _ctx.Drop(DropReason.UdpBadChecksum); return TransportDisposition.Handled; }
 
         if (!_bound.TryGetValue(udp.DestinationPort, out var endpoint) || !endpoint.Accepts(ip.Source, udp.SourcePort))
         {
-            _stack.Drop(DropReason.UdpNoSocket);
-            // RFC 1122 4.1.3.1: SHOULD send port unreachable; never for broadcasts (3.2.2).
-            if (!broadcast)
-                _stack.Icmp.SendError(ip, IcmpType.DestinationUnreachable, IcmpUnreachableCode.Port, "icmp port unreachable");
-            return;
+            _ctx.Drop(DropReason.UdpNoSocket);
+            return TransportDisposition.PortUnreachable;
         }
-        _stack.Counters.Received(Layer.Udp);
+        _ctx.Counters.Received(Layer.Udp);
         if (endpoint.Deliver(ip.Source, udp.SourcePort, udp.Data))
-            _stack.Decide(Layer.Udp, endpoint.Decision);
+            _ctx.Decide(Decision.UdpDatagramToSocket);
         else
-            _stack.Drop(DropReason.UdpReceiveQueueFull);
+            _ctx.Drop(DropReason.UdpReceiveQueueFull);
+        return TransportDisposition.Handled;
     }
 
     /// <summary>Sends one datagram from <paramref name="sourcePort"/>; the data is copied into the transmit buffer.</summary>
     public SendResult Send(ushort sourcePort, Ipv4Address destination, ushort destinationPort, ReadOnlySpan<byte> data, bool dontFragment = false)
     {
         if (data.Length > 65535 - Ipv4Header.MinimumLength - UdpDatagram.HeaderLength) return SendResult.TooBig;
-        var tx = _stack.TxIpPayload;
+        var tx = _ip.TxPayload;
         data.CopyTo(tx[UdpDatagram.HeaderLength..]);
         var udp = UdpDatagram.Write(tx, sourcePort, destinationPort, data.Length);
-        udp.UpdateChecksum(_stack.IpAddress, destination);
-        _stack.Counters.Sent(Layer.Udp);
-        return _stack.Ip.Send(destination, IpProtocol.Udp, udp.Buffer.Length, Layer.Udp, "udp datagram", dontFragment);
+        udp.UpdateChecksum(_ctx.Address, destination);
+        _ctx.Counters.Sent(Layer.Udp);
+        return _ip.Send(destination, IpProtocol.Udp, udp.Buffer.Length, Layer.Udp, Decision.UdpDatagramSent, dontFragment);
     }
 
     /// <summary>Binds <paramref name="endpoint"/> to a port, or to a free ephemeral one when the port is 0.</summary>
@@ -71,12 +67,7 @@ internal sealed class UdpLayer : IDisposable
             if (!_bound.TryAdd((ushort)port, endpoint)) throw new SocketException((int)SocketError.AddressAlreadyInUse);
             return (ushort)port;
         }
-        for (int tries = 0; tries <= EphemeralLast - EphemeralFirst; tries++)
-        {
-            var p = (ushort)_nextEphemeral;
-            _nextEphemeral = _nextEphemeral == EphemeralLast ? EphemeralFirst : _nextEphemeral + 1;
-            if (_bound.TryAdd(p, endpoint)) return p;
-        }
+        if (_ephemeral.TryTake((_bound, endpoint), static (s, p) => s._bound.TryAdd(p, s.endpoint), out var picked)) return picked;
         throw new SocketException((int)SocketError.AddressAlreadyInUse);
     }
 
@@ -85,24 +76,16 @@ internal sealed class UdpLayer : IDisposable
         if (_bound.TryGetValue(port, out var e) && e == endpoint) _bound.Remove(port);
     }
 
-    /// <summary>Passes an ICMP error about a datagram we sent to the socket that sent it. Returns false when none did.</summary>
-    public bool OnIcmpError(Ipv4Address quotedDestination, UdpDatagram quoted, byte type, byte code)
+    /// <summary>Passes an ICMP error about a datagram we sent to the endpoint that sent it. Returns false when none did.</summary>
+    public bool ReceiveError(IcmpErrorReport report)
     {
-        if (!_bound.TryGetValue(quoted.SourcePort, out var endpoint)) return false;
-        endpoint.DeliverError(quotedDestination, quoted.DestinationPort, SocketErrorFor(type, code));
+        var quoted = report.QuotedTransport;
+        ushort sourcePort = (ushort)(quoted[0] << 8 | quoted[1]);
+        ushort destinationPort = (ushort)(quoted[2] << 8 | quoted[3]);
+        if (!_bound.TryGetValue(sourcePort, out var endpoint)) return false;
+        endpoint.DeliverError(report.QuotedDestination, destinationPort, report.SocketError);
         return true;
     }
-
-    /// <summary>How Linux reports ICMP errors to sockets (icmp_err_convert), in .NET's words.</summary>
-    public static SocketError SocketErrorFor(byte type, byte code) =>
-        (type, code) switch
-        {
-            (IcmpType.DestinationUnreachable, IcmpUnreachableCode.Port or IcmpUnreachableCode.Protocol) => SocketError.ConnectionRefused,
-            (IcmpType.DestinationUnreachable, IcmpUnreachableCode.Network) => SocketError.NetworkUnreachable,
-            (IcmpType.DestinationUnreachable, IcmpUnreachableCode.FragmentationNeeded) => SocketError.MessageSize,
-            (IcmpType.DestinationUnreachable, _) => SocketError.HostUnreachable,
-            _ => SocketError.HostUnreachable, // time exceeded: Linux reports EHOSTUNREACH too
-        };
 
     public void Dispose()
     {
@@ -111,11 +94,9 @@ internal sealed class UdpLayer : IDisposable
     }
 }
 
-/// <summary>What the UDP layer delivers to: a socket's receive queue (or a built-in service).</summary>
+/// <summary>What the UDP layer delivers to: a socket's receive queue. Its methods run on the stack's loop.</summary>
 internal abstract class UdpEndpoint
 {
-    /// <summary>The trace text when a datagram is delivered (a constant).</summary>
-    public abstract string Decision { get; }
     /// <summary>False when this endpoint does not take datagrams from that peer (a connected socket).</summary>
     public abstract bool Accepts(Ipv4Address source, ushort sourcePort);
     /// <summary>Takes a datagram; false when the receive queue is full.</summary>

@@ -66,6 +66,12 @@ public readonly record struct Ipv4Subnet(Ipv4Address Address, int PrefixLength)
     public Ipv4Address DirectedBroadcast => new(Address.Value | ~Mask);
     public bool Contains(Ipv4Address a) => (a.Value & Mask) == (Address.Value & Mask);
 
+    /// <summary>
+    /// True for the limited broadcast (255.255.255.255) and this prefix's directed broadcast. A /31 has no broadcast
+    /// address (RFC 3021: both addresses are hosts), nor has a /32.
+    /// </summary>
+    public bool IsBroadcast(Ipv4Address a) => a.IsLimitedBroadcast || (PrefixLength < 31 && a == DirectedBroadcast);
+
     public static Ipv4Subnet Parse(string s)
     {
         var slash = s.IndexOf('/');

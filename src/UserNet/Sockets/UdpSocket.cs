@@ -1,41 +1,45 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
-using System.Threading.Channels;
-using UserNet.Hosting;
 using UserNet.Ip;
+using UserNet.Stack;
+using UserNet.Udp;
 using UserNet.Wire;
 
-namespace UserNet.Udp;
+namespace UserNet.Sockets;
 
 /// <summary>The result of a receive: how many bytes landed in the buffer and who sent them.</summary>
-public readonly record struct UdpReceiveResult(int ReceivedBytes, IPEndPoint RemoteEndPoint);
+public readonly record struct UdpReceiveFromResult(int ReceivedBytes, IPEndPoint RemoteEndPoint);
 
 /// <summary>
-/// A UDP socket on a <see cref="StackHost"/>, shaped like <see cref="Socket"/>: bind, send to, receive from, and a
-/// connected mode where only the peer's datagrams arrive and ICMP errors about what we sent it surface as
-/// <see cref="SocketException"/> (for example <see cref="SocketError.ConnectionRefused"/>). Thread-safe.
+/// A UDP socket, shaped like <see cref="Socket"/>: bind, send to, receive from, and a connected mode where only the
+/// peer's datagrams arrive and ICMP errors about what we sent it surface as <see cref="SocketException"/> (for example
+/// <see cref="SocketError.ConnectionRefused"/>). Thread-safe.
 /// </summary>
 public sealed class UdpSocket : IDisposable
 {
-    private readonly StackHost _host;
+    private readonly IStackHost _host;
     private readonly Endpoint _endpoint;
     private volatile bool _disposed;
 
-    private UdpSocket(StackHost host, int queueLength)
+    private UdpSocket(IStackHost host, int queueLength)
     {
         _host = host;
-        _endpoint = new Endpoint(queueLength);
+        _endpoint = new Endpoint(queueLength, host.ApplicationScheduler);
     }
 
-    /// <summary>Binds a socket to <paramref name="port"/> (0: a free ephemeral port) on the stack's address.</summary>
-    public static async Task<UdpSocket> BindAsync(StackHost host, int port = 0)
+    /// <summary>Binds a socket to <paramref name="port"/> (0: a free ephemeral port, 49152-65535) on the stack's address.</summary>
+    /// <param name="host">The stack: a <c>StackHost</c>, or a <see cref="NetStack"/> driven by hand.</param>
+    /// <param name="port">0 to 65535.</param>
+    /// <exception cref="SocketException">AddressAlreadyInUse.</exception>
+    public static async Task<UdpSocket> BindAsync(IStackHost host, int port = 0)
     {
+        ArgumentNullException.ThrowIfNull(host);
         ArgumentOutOfRangeException.ThrowIfNegative(port);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
-        var s = new UdpSocket(host, host.Stack.Options.UdpReceiveQueueLength);
+        var s = new UdpSocket(host, host.Core.Options.UdpReceiveQueueLength);
         var bound = await host.InvokeAsync(stack => stack.Udp.Bind(s._endpoint, port)).ConfigureAwait(false);
-        s.LocalEndPoint = new IPEndPoint(host.Stack.IpAddress.ToIPAddress(), bound);
+        s.LocalEndPoint = new IPEndPoint(host.Core.Address.Address.ToIPAddress(), bound);
         return s;
     }
 
@@ -56,6 +60,7 @@ public sealed class UdpSocket : IDisposable
     /// <summary>Connected mode (like connect(2) on a UDP socket): a default destination, a peer filter, errors reported.</summary>
     public Task ConnectAsync(IPEndPoint remote)
     {
+        ArgumentNullException.ThrowIfNull(remote);
         var addr = Ipv4Address.FromIPAddress(remote.Address);
         return _host.InvokeAsync(_ =>
         {
@@ -66,6 +71,7 @@ public sealed class UdpSocket : IDisposable
     }
 
     /// <summary>Sends one datagram to <paramref name="remote"/>. Returns the bytes sent.</summary>
+    /// <exception cref="SocketException">NetworkUnreachable (no route), MessageSize (too large, or larger than the MTU with <see cref="DontFragment"/>).</exception>
     public async ValueTask<int> SendToAsync(ReadOnlyMemory<byte> data, IPEndPoint remote, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
@@ -94,17 +100,17 @@ public sealed class UdpSocket : IDisposable
     /// Receives one datagram into <paramref name="buffer"/> (a longer datagram is truncated, as recvfrom(2) does).
     /// In connected mode an ICMP error about what we sent throws <see cref="SocketException"/>.
     /// </summary>
-    public async ValueTask<UdpReceiveResult> ReceiveFromAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    public async ValueTask<UdpReceiveFromResult> ReceiveFromAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         Endpoint.Item item;
-        try { item = await _endpoint.Queue.Reader.ReadAsync(cancellationToken).ConfigureAwait(false); }
-        catch (ChannelClosedException) { throw new ObjectDisposedException(nameof(UdpSocket)); }
+        try { item = await _endpoint.Queue.TakeAsync(cancellationToken).ConfigureAwait(false); }
+        catch (ObjectDisposedException) { throw new ObjectDisposedException(nameof(UdpSocket)); }
         if (item.Data is null) throw new SocketException((int)item.Error);
         int n = Math.Min(item.Length, buffer.Length);
         item.Data.AsSpan(0, n).CopyTo(buffer.Span);
         ArrayPool<byte>.Shared.Return(item.Data);
-        return new UdpReceiveResult(n, new IPEndPoint(item.From.ToIPAddress(), item.Port));
+        return new UdpReceiveFromResult(n, new IPEndPoint(item.From.ToIPAddress(), item.Port));
     }
 
     /// <summary>Receives from the connected peer; returns the bytes received.</summary>
@@ -121,21 +127,16 @@ public sealed class UdpSocket : IDisposable
     }
 
     /// <summary>The socket's face towards the UDP layer; its methods run on the stack's loop.</summary>
-    private sealed class Endpoint(int queueLength) : UdpEndpoint
+    private sealed class Endpoint(int queueLength, System.IO.Pipelines.PipeScheduler scheduler) : UdpEndpoint
     {
         public readonly record struct Item(byte[]? Data, int Length, Ipv4Address From, ushort Port, SocketError Error);
 
-        public readonly Channel<Item> Queue = Channel.CreateBounded<Item>(new BoundedChannelOptions(queueLength)
-        {
-            FullMode = BoundedChannelFullMode.Wait, // TryWrite then fails when full, and we count the drop
-            SingleWriter = true,
-        });
+        public readonly HandoffQueue<Item> Queue = new(scheduler);
         public (Ipv4Address Address, ushort Port)? Peer;
         public long Dropped;
         private volatile SocketError _lastError;
 
         public SocketError LastError => _lastError;
-        public override string Decision => "udp datagram -> socket";
 
         public override bool Accepts(Ipv4Address source, ushort sourcePort) =>
             Peer is not { } p || (p.Address == source && p.Port == sourcePort);
@@ -144,7 +145,7 @@ public sealed class UdpSocket : IDisposable
         {
             var copy = ArrayPool<byte>.Shared.Rent(Math.Max(1, data.Length));
             data.CopyTo(copy);
-            if (Queue.Writer.TryWrite(new Item(copy, data.Length, source, sourcePort, SocketError.Success))) return true;
+            if (Queue.TryAdd(new Item(copy, data.Length, source, sourcePort, SocketError.Success), queueLength)) return true;
             ArrayPool<byte>.Shared.Return(copy);
             Interlocked.Increment(ref Dropped);
             return false;
@@ -156,13 +157,12 @@ public sealed class UdpSocket : IDisposable
             // Only a connected socket hears about errors (as on Linux without IP_RECVERR): it knows who it talks to.
             // The error is reported once, by the next receive.
             if (Peer is { } p && p.Address == destination && p.Port == destinationPort)
-                Queue.Writer.TryWrite(new Item(null, 0, destination, destinationPort, error));
+                Queue.TryAdd(new Item(null, 0, destination, destinationPort, error), queueLength);
         }
 
         public override void Close()
         {
-            if (!Queue.Writer.TryComplete()) return;
-            while (Queue.Reader.TryRead(out var item)) if (item.Data is not null) ArrayPool<byte>.Shared.Return(item.Data);
+            foreach (var item in Queue.Complete()) if (item.Data is not null) ArrayPool<byte>.Shared.Return(item.Data);
         }
     }
 }

@@ -1,13 +1,14 @@
-using UserNet.Core;
+using UserNet.Icmp;
+using UserNet.Stack;
 using UserNet.Wire;
 
-namespace UserNet.Hosting;
+namespace UserNet.Sockets;
 
 /// <summary>
 /// The outcome of one echo request: a reply, or an ICMP error about it (<see cref="ErrorType"/> set; <see cref="From"/>
 /// is who reported it, our own address when ARP found nobody).
 /// </summary>
-public readonly record struct PingReply(Ipv4Address From, ushort Sequence, int DataLength, byte Ttl, TimeSpan RoundTripTime, bool DataIntact,
+public readonly record struct PingResult(Ipv4Address From, ushort Sequence, int DataLength, byte Ttl, TimeSpan RoundTripTime, bool DataIntact,
     byte? ErrorType = null, byte ErrorCode = 0)
 {
     public bool IsError => ErrorType is not null;
@@ -36,12 +37,12 @@ public readonly record struct PingReply(Ipv4Address From, ushort Sequence, int D
 }
 
 /// <summary>
-/// An ICMP echo client on a <see cref="StackHost"/>: sends a request, matches the reply by identifier and
-/// sequence number, and reports the round trip measured on the stack's clock.
+/// An ICMP echo client on a stack: sends a request, matches the reply by identifier and sequence number, and reports
+/// the round trip measured on the stack's clock. A stack has one (a <c>StackHost</c> makes it: <c>StackHost.Pinger</c>).
 /// </summary>
 public sealed class Pinger : IEchoReplyListener
 {
-    private readonly StackHost _host;
+    private readonly IStackHost _host;
     // Touched on the loop only.
     private readonly Dictionary<(ushort Id, ushort Seq), Pending> _pending = new();
     private int _nextId = Random.Shared.Next(1, 0xFFFF);
@@ -56,12 +57,18 @@ public sealed class Pinger : IEchoReplyListener
 
     private sealed class Pending
     {
-        public required TaskCompletionSource<PingReply?> Completion;
+        public required TaskCompletionSource<PingResult?> Completion;
         public required byte[] Data;
         public TimeSpan SentAt;
     }
 
-    internal Pinger(StackHost host) => _host = host;
+    /// <summary>A ping client on <paramref name="host"/>; it becomes the stack's echo listener (replacing any other).</summary>
+    public Pinger(IStackHost host)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        _host = host;
+        host.Post(stack => stack.EchoListener = this);
+    }
 
     /// <summary>A fresh echo identifier (RFC 792: "to aid in matching echos and replies").</summary>
     public ushort NewIdentifier() => (ushort)Interlocked.Increment(ref _nextId);
@@ -70,7 +77,7 @@ public sealed class Pinger : IEchoReplyListener
     /// Sends one echo request with <paramref name="dataLength"/> bytes of data and waits up to <paramref name="timeout"/>
     /// for the reply. Returns null on timeout. Throws <see cref="InvalidOperationException"/> if the request could not be sent.
     /// </summary>
-    public async Task<PingReply?> PingAsync(Ipv4Address target, ushort identifier, ushort sequence, int dataLength = 56,
+    public async Task<PingResult?> PingAsync(Ipv4Address target, ushort identifier, ushort sequence, int dataLength = 56,
         TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         var data = new byte[dataLength];
@@ -80,7 +87,7 @@ public sealed class Pinger : IEchoReplyListener
         var sent = await _host.InvokeAsync(stack =>
         {
             _pending[(identifier, sequence)] = pending;
-            pending.SentAt = _host.Now;
+            pending.SentAt = stack.Now;
             if (stack.SendEchoRequest(target, identifier, sequence, data, pending.SentAt)) return true;
             _pending.Remove((identifier, sequence));
             return false;
@@ -103,14 +110,14 @@ public sealed class Pinger : IEchoReplyListener
     {
         if (!_pending.Remove((identifier, sequence), out var p)) return false;
         var rtt = time - p.SentAt;
-        p.Completion.TrySetResult(new PingReply(from, sequence, data.Length, ttl, rtt, data.SequenceEqual(p.Data)) { Order = NextOrder(identifier) });
+        p.Completion.TrySetResult(new PingResult(from, sequence, data.Length, ttl, rtt, data.SequenceEqual(p.Data)) { Order = NextOrder(identifier) });
         return true;
     }
 
     bool IEchoReplyListener.OnEchoError(Ipv4Address reporter, ushort identifier, ushort sequence, byte type, byte code, TimeSpan time)
     {
         if (!_pending.Remove((identifier, sequence), out var p)) return false;
-        p.Completion.TrySetResult(new PingReply(reporter, sequence, 0, 0, time - p.SentAt, false, type, code) { Order = NextOrder(identifier) });
+        p.Completion.TrySetResult(new PingResult(reporter, sequence, 0, 0, time - p.SentAt, false, type, code) { Order = NextOrder(identifier) });
         return true;
     }
 

@@ -1,7 +1,10 @@
 using Microsoft.Extensions.Logging;
+using UserNet.Core;
+using UserNet.Ip;
+using UserNet.Tcp;
 using UserNet.Wire;
 
-namespace UserNet.Core;
+namespace UserNet.Stack;
 
 /// <summary>What a stack is (its addresses) and how it behaves (its timers and limits).</summary>
 public sealed class StackOptions
@@ -10,16 +13,17 @@ public sealed class StackOptions
     public required Ipv4Subnet Address { get; init; }
     /// <summary>Next hop for destinations off the prefix; none means such destinations are unreachable.</summary>
     public Ipv4Address? Gateway { get; init; }
-    /// <summary>Our Ethernet address; a random locally administered one when not given.</summary>
-    public MacAddress Mac { get; init; } = MacAddress.RandomLocal();
+    /// <summary>Our Ethernet address; when not given, a locally administered one drawn from <see cref="Seed"/> (or at random).</summary>
+    public MacAddress? Mac { get; init; }
     /// <summary>The IP MTU of the link; the device usually says what it is.</summary>
     public int Mtu { get; init; } = 1500;
     /// <summary>A name for counters and logs.</summary>
     public string Name { get; init; } = "usernet";
 
     /// <summary>
-    /// Seeds everything the stack would otherwise pick at random (the first IP identification; later initial sequence
-    /// numbers and ephemeral ports), so a replay or a test gives the same bytes every run. Null: random.
+    /// Seeds everything the stack would otherwise pick at random (its MAC when none is given, the first IP
+    /// identification, the secret behind initial sequence numbers, where ephemeral ports start), so a replay or a
+    /// test gives the same bytes every run. Null: random.
     /// </summary>
     public int? Seed { get; init; }
 
@@ -40,10 +44,13 @@ public sealed class StackOptions
     public TimeSpan ArpDefendInterval { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>IPv4 reassembly limits: timeout, datagrams in progress, bytes held.</summary>
-    public Ip.ReassemblyOptions Reassembly { get; init; } = new();
+    public ReassemblyOptions Reassembly { get; init; } = new();
 
     /// <summary>TCP buffer sizes and timers for connections that do not bring their own.</summary>
-    public Tcp.TcpSettings Tcp { get; init; } = new();
+    public TcpSettings Tcp { get; init; } = new();
+
+    /// <summary>Chooses TCP initial sequence numbers instead of RFC 6528's function (replays and tests); null: RFC 6528.</summary>
+    public TcpIsnSelector? TcpInitialSequenceNumbers { get; init; }
 
     /// <summary>Datagrams a UDP socket holds before it drops (and counts) new arrivals.</summary>
     public int UdpReceiveQueueLength { get; init; } = 256;
@@ -55,4 +62,7 @@ public sealed class StackOptions
 
     /// <summary>Where the stack logs notable events (address conflicts, failed resolution). Never used per packet.</summary>
     public ILogger? Logger { get; init; }
+
+    /// <summary>Sees every frame in and out with the decision taken (a tracer, a capture); null for none. Called on the loop.</summary>
+    public IFrameObserver? Observer { get; init; }
 }

@@ -1,0 +1,152 @@
+using System.Buffers.Binary;
+using UserNet.Capture;
+using UserNet.Wire;
+
+namespace UserNet.Replay;
+
+/// <summary>
+/// What a capture tells about the stack that was recorded, read from its frames alone: its MAC, the initial sequence
+/// numbers it chose, which echo requests its ping client made, which frames it sent, and whether a frame the replay
+/// sent stands for one in the recording.
+/// </summary>
+internal static class CaptureForensics
+{
+    /// <summary>
+    /// The initial sequence numbers the recorded stack chose: the sequence number of each SYN or SYN-ACK it sent, in
+    /// order, by (our port, peer address, peer port). A retransmitted SYN carries the same number and is counted once.
+    /// </summary>
+    internal static Dictionary<(ushort, Ipv4Address, ushort), Queue<uint>> RecordedInitialSequenceNumbers(IReadOnlyList<CaptureRecord> records, MacAddress mac, Ipv4Address ip)
+    {
+        var isns = new Dictionary<(ushort, Ipv4Address, ushort), Queue<uint>>();
+        foreach (var r in records)
+        {
+            if (r.LinkType != LinkTypes.Ethernet || !IsFromUs(r, mac) || !IsUdpOrTcp(r.Data)) continue;
+            var copy = (byte[])r.Data.Clone();
+            Ipv4Header.TryParse(copy.AsSpan(14), out var h); // checked by IsUdpOrTcp
+            if (h.Protocol != IpProtocol.Tcp || h.Source != ip || !TcpSegment.TryParse(h.Payload, out var seg) || !seg.Has(TcpFlags.Syn)) continue;
+            var key = (seg.SourcePort, h.Destination, seg.DestinationPort);
+            if (!isns.TryGetValue(key, out var q)) isns[key] = q = new Queue<uint>();
+            if (q.Count == 0 || q.Last() != seg.SequenceNumber) q.Enqueue(seg.SequenceNumber);
+        }
+        return isns;
+    }
+
+    /// <summary>An unfragmented (or first-fragment) IPv4 datagram carrying UDP or TCP.</summary>
+    internal static bool IsUdpOrTcp(byte[] f)
+    {
+        if (f.Length < 14 + 20 + 8 || f[12] != 0x08 || f[13] != 0x00) return false;
+        var copy = (byte[])f.Clone();
+        if (Ipv4Header.TryParse(copy.AsSpan(14), out var h) != Ipv4ParseError.None || h.FragmentOffset != 0) return false;
+        return h.Protocol is IpProtocol.Udp or IpProtocol.Tcp;
+    }
+
+    /// <summary>
+    /// The index of the recorded echo request of ours that a ping client asked for and that frame <paramref name="i"/>
+    /// (a frame we sent) stands for: the frame itself, or, for an ARP request, the echo request that waited for it.
+    /// </summary>
+    internal static int? ApplicationRequestBehind(IReadOnlyList<CaptureRecord> records, int i, MacAddress mac)
+    {
+        var f = records[i].Data;
+        if (IsEchoRequest(f)) return i;
+        if (f.Length < 14 + ArpPacket.Length || f[12] != 0x08 || f[13] != 0x06) return null;
+        var target = new ArpPacket(f.AsSpan(14)).TargetProtocolAddress;
+        for (int j = i + 1; j < records.Count; j++)
+        {
+            var g = records[j].Data;
+            if (IsFromUs(records[j], mac) && IsEchoRequest(g) && new Ipv4Header(g.AsSpan(14)).Destination == target) return j;
+        }
+        return null;
+    }
+
+    internal static bool IsEchoRequest(byte[] f)
+    {
+        if (f.Length < 14 + 20 + 8 || f[12] != 0x08 || f[13] != 0x00) return false;
+        if (Ipv4Header.TryParse(f.AsSpan(14), out var ip) != Ipv4ParseError.None || ip.Protocol != IpProtocol.Icmp || ip.IsFragment) return false;
+        return ip.Payload.Length >= IcmpMessage.HeaderLength && ip.Payload[0] == IcmpType.EchoRequest;
+    }
+
+    internal static (Ipv4Address To, ushort Id, ushort Seq, byte[] Data) EchoRequestOf(byte[] f)
+    {
+        var copy = (byte[])f.Clone();
+        Ipv4Header.TryParse(copy.AsSpan(14), out var ip); // checked by IsEchoRequest
+        var m = new IcmpMessage(ip.Payload);
+        return (ip.Destination, m.Identifier, m.SequenceNumber, m.Data.ToArray());
+    }
+
+    /// <summary>A recorded frame our stack sent: marked so by the recorder's comment, or from our MAC.</summary>
+    internal static bool IsFromUs(CaptureRecord r, MacAddress mac) =>
+        r.Comment?.StartsWith("tx: ", StringComparison.Ordinal) == true
+        || (r.Comment is null && r.LinkType == LinkTypes.Ethernet && r.Data.Length >= 12 && MacAddress.Read(r.Data.AsSpan(6)) == mac);
+
+    /// <summary>
+    /// The frame the replay sent that stands for recorded frame <paramref name="recorded"/>: the same but for the IPv4
+    /// identification, or else a TCP segment the same but for its window; -1 when none.
+    /// </summary>
+    internal static int Match(List<CaptureRecord> pending, byte[] recorded)
+    {
+        int exact = pending.FindIndex(s => SameIgnoringIpIdentification(s.Data, recorded));
+        return exact >= 0 ? exact : pending.FindIndex(s => SameIgnoringIpIdentification(s.Data, recorded, ignoreTcpWindow: true));
+    }
+
+    /// <summary>
+    /// Equal frames, except for the IPv4 identification (and so the header checksum), which a seeded replay picks anew;
+    /// with <paramref name="ignoreTcpWindow"/> also a TCP segment's window (and so its checksum).
+    /// </summary>
+    internal static bool SameIgnoringIpIdentification(byte[] a, byte[] b, bool ignoreTcpWindow = false)
+    {
+        if (a.Length != b.Length) return false;
+        bool ipv4 = a.Length >= 34 && a[12] == 0x08 && a[13] == 0x00;
+        int window = -1, checksum = -1;
+        if (ignoreTcpWindow)
+        {
+            if (!ipv4 || a[23] != IpProtocol.Tcp || a[14] != b[14] || (BinaryPrimitives.ReadUInt16BigEndian(a.AsSpan(20)) & 0x3FFF) != 0) return false;
+            int tcp = 14 + (a[14] & 0x0F) * 4;
+            if (a.Length < tcp + TcpSegment.MinimumHeaderLength) return false;
+            window = tcp + 14;
+            checksum = tcp + 16;
+        }
+        for (int i = 0; i < a.Length; i++)
+        {
+            if (ipv4 && (i is 18 or 19 or 24 or 25)) continue;
+            if (i == window || i == window + 1 || i == checksum || i == checksum + 1) continue;
+            if (a[i] != b[i]) return false;
+        }
+        return true;
+    }
+
+    internal static ushort TcpWindowField(byte[] f) => BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(14 + (f[14] & 0x0F) * 4 + 14));
+
+    /// <summary>
+    /// The MAC the capture's frames give to <paramref name="ip"/>: from an ARP packet that says it (as sender or
+    /// resolved target), or from an IPv4 frame sent from or unicast to that address.
+    /// </summary>
+    internal static (MacAddress Mac, string Source)? InferMac(IReadOnlyList<CaptureRecord> records, Ipv4Address ip)
+    {
+        for (int i = 0; i < records.Count; i++)
+        {
+            var f = records[i].Data;
+            if (records[i].LinkType != LinkTypes.Ethernet || f.Length < EthernetFrame.HeaderLength) continue;
+            ushort type = BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(12));
+            var dst = MacAddress.Read(f); var src = MacAddress.Read(f.AsSpan(6));
+            MacAddress? found = null;
+            string how = "";
+            if (type == EtherType.Arp && f.Length >= 14 + ArpPacket.Length)
+            {
+                var arp = new ArpPacket(f.AsSpan(14));
+                if (arp.IsEthernetIpv4 && arp.SenderProtocolAddress == ip && IsUnicast(arp.SenderHardwareAddress)) { found = arp.SenderHardwareAddress; how = "arp sender"; }
+                else if (arp.IsEthernetIpv4 && arp.Operation == ArpOperation.Reply && arp.TargetProtocolAddress == ip && IsUnicast(arp.TargetHardwareAddress)) { found = arp.TargetHardwareAddress; how = "arp reply target"; }
+            }
+            else if (type == EtherType.Ipv4 && f.Length >= 14 + Ipv4Header.MinimumLength && f[14] >> 4 == 4)
+            {
+                var h = new Ipv4Header(f.AsSpan(14));
+                if (h.Destination == ip && IsUnicast(dst)) { found = dst; how = "ipv4 destination"; }
+                else if (h.Source == ip && IsUnicast(src)) { found = src; how = "ipv4 source"; }
+            }
+            if (found is { } mac) return (mac, $"taken from frame {i + 1}, {how}");
+        }
+        return null;
+    }
+
+    internal static bool IsUnicast(MacAddress m) => !m.IsMulticast && m != MacAddress.Zero;
+
+}

@@ -1,0 +1,290 @@
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Text;
+using Microsoft.Extensions.Logging;
+using UserNet.Capture;
+using UserNet.Core;
+using UserNet.Icmp;
+using UserNet.Services;
+using UserNet.Stack;
+using UserNet.Tracing;
+using UserNet.Wire;
+
+namespace UserNet.Replay;
+
+/// <summary>
+/// One replay of one capture: a fresh stack (a <see cref="NetStack"/> driven by hand, on the capture's clock), the
+/// built-in services running on it through the ordinary sockets, and the transcript being written. A client of the
+/// stack's public surface only: what it shows is what the stack did.
+/// </summary>
+internal sealed class ReplaySession : IDisposable
+{
+    private readonly IReadOnlyList<CaptureRecord> _records;
+    private readonly ReplayOptions _options;
+    private readonly Ipv4Address _ip;
+    private readonly MacAddress _mac;
+    private readonly string _macSource;
+    private readonly Collector _sink = new();
+    private readonly NetStack _stack;
+    private readonly QueueScheduler _scheduler = new();
+    private readonly Narration _narration = new();
+    private readonly TcpdumpFormatter _summary = new(new TcpdumpOptions { Timestamps = TimestampStyle.None });
+    private readonly StringBuilder _sb = new();
+    private readonly List<CaptureRecord> _sent = new();
+    /// <summary>Sent by this replay, not yet matched with a recorded frame of ours.</summary>
+    private readonly List<CaptureRecord> _pending = new();
+    /// <summary>Recorded echo requests of a ping client that the replay has issued.</summary>
+    private readonly HashSet<int> _issued = new();
+    private readonly ReplayPinger _pinger = new();
+    /// <summary>The recorded stack marked what it sent (usernet up --pcap): services then run when the recording shows they ran.</summary>
+    private readonly bool _recording;
+    private readonly bool _services;
+    private readonly Dictionary<(ushort, Ipv4Address, ushort), Queue<uint>> _isns;
+    private readonly long _first;
+    /// <summary>The stack's clock: the time of the last frame or timer given to it.</summary>
+    private TimeSpan _now;
+
+    public ReplaySession(IReadOnlyList<CaptureRecord> records, ReplayOptions options)
+    {
+        _records = records;
+        _options = options;
+        _ip = options.Address.Address;
+        (_mac, _macSource) = options.Mac is { } m ? (m, "given")
+            : CaptureForensics.InferMac(records, _ip) is { } found ? found
+            : (PacketReplay.DefaultMac, "default: the capture does not show one");
+        _recording = records.Any(r => r.Comment?.StartsWith("tx: ", StringComparison.Ordinal) == true);
+        // The peer acknowledges the ISNs the recorded stack chose: the replay's connections start from the same ones.
+        _isns = CaptureForensics.RecordedInitialSequenceNumbers(records, _mac, _ip);
+        _stack = new NetStack(new StackOptions
+        {
+            Address = options.Address,
+            Gateway = options.Gateway,
+            Mac = _mac,
+            Seed = options.Seed,
+            Name = "replay",
+            Observer = _sink,
+            TcpInitialSequenceNumbers = _isns.Count == 0 ? null : RecordedIsn,
+        }, _sink)
+        {
+            // Application code (the services) runs only when the replay gives it a turn.
+            ApplicationScheduler = _scheduler,
+            EchoListener = _pinger,
+        };
+        _first = records.Count > 0 ? records[0].Timestamp : 0;
+        if (options.Services) _services = StartServices();
+    }
+
+    private uint? RecordedIsn(Ipv4Address local, ushort localPort, Ipv4Address remote, ushort remotePort) =>
+        _isns.TryGetValue((localPort, remote, remotePort), out var q) && q.Count > 0 ? q.Dequeue() : null;
+
+    /// <summary>Echo and discard on ports 7 and 9, UDP and TCP, as <c>usernet up</c> serves by default.</summary>
+    private bool StartServices()
+    {
+        var start = StackServices.StartAsync(_stack, ["echo", "discard"], _narration);
+        while (!start.IsCompleted && _scheduler.TryTake(out var work)) _stack.RunApplicationWork(work, _now);
+        start.GetAwaiter().GetResult(); // bound on a fresh stack: nothing can be in the way
+        _narration.Lines.Clear();
+        return true;
+    }
+
+    public ReplayResult Run()
+    {
+        var records = _records;
+        _sb.Append("replay: stack ").Append(_options.Address.ToString()).Append(" mac ").Append(_mac.ToString()).Append(" (").Append(_macSource).Append("), ")
+          .Append(records.Count).Append(records.Count == 1 ? " frame" : " frames").Append('\n');
+        if (_services && records.Any(r => CaptureForensics.IsUdpOrTcp(r.Data)))
+            _sb.Append("replay: the stack serves echo (port 7) and discard (port 9) over udp and tcp, as usernet up does; the services run ")
+              .Append(_recording ? "when the recording shows the recorded ones ran (when it shows the stack sending what this replay has not yet)\n" : "after each frame\n");
+        if (_isns.Count > 0)
+            _sb.Append("replay: tcp connections start from the initial sequence numbers the recorded stack chose (read from its syn and syn-ack segments), so the peer's acknowledgments fit\n");
+        for (int i = 0; i < records.Count; i++) Step(i);
+        if (_services && records.Count > 0)
+        {
+            // What the services still had to do when the capture ended.
+            var end = _sb.Length;
+            _sb.Append("\nafter the last frame:\n");
+            int before = _sb.Length;
+            while (RunServices(records[^1].Timestamp)) { }
+            if (_sb.Length == before) _sb.Length = end;
+        }
+        _sb.Append('\n').Append("replay: ").Append(records.Count).Append(" in, ").Append(_sent.Count).Append(" sent\n");
+        if (_recording && _pending.Count > 0)
+            _sb.Append("replay: ").Append(_pending.Count).Append(_pending.Count == 1 ? " frame" : " frames")
+              .Append(" this replay sent did not appear in the recording\n");
+        return new ReplayResult(_sb.ToString(), _sent, _mac, _macSource);
+    }
+
+    /// <summary>Frame <paramref name="i"/>: the timers due before it, then the frame itself.</summary>
+    private void Step(int i)
+    {
+        var r = _records[i];
+        var time = TimeSpan.FromTicks(Math.Max(0, r.Timestamp - _first) / 100);
+        if (time < _now) time = _now;
+        _sb.Append('\n');
+        RunTimersUntil(time, r.Timestamp);
+        _sb.Append('#').Append(i + 1).Append(' ').Append(Seconds(r.Timestamp - _first)).Append(' ').Append(_summary.Format(r).Replace("\n", "\n    ")).Append('\n');
+        if (r.LinkType != LinkTypes.Ethernet)
+        {
+            _sb.Append("    not an ethernet frame (link type ").Append(r.LinkType).Append("): not fed to the stack\n");
+            return;
+        }
+        if (CaptureForensics.IsFromUs(r, _mac)) Compare(i, time);
+        else Feed(r, time);
+    }
+
+    /// <summary>Timers first, on the capture's clock, each at its own deadline: ARP retries and expiry, TCP
+    /// retransmissions, delayed ACKs and TIME-WAIT happen when they would have.</summary>
+    private void RunTimersUntil(TimeSpan time, long timestamp)
+    {
+        for (int n = 0; n < 10_000 && _stack.NextDeadline is var due && due <= time; n++)
+        {
+            _now = due > _now ? due : _now;
+            _sink.Events.Clear();
+            _stack.Poll(_now);
+            if (_sink.Events.Count == 0) continue;
+            _sb.Append("timer ").Append(Seconds(_now.Ticks * 100)).Append(": a deadline of the stack's passed before the next frame\n");
+            foreach (var e in _sink.Events) _pending.Add(AppendSent(e, _first + _now.Ticks * 100, ""));
+            _sb.Append('\n');
+        }
+        _now = time;
+        _sink.Events.Clear();
+        _stack.Poll(time);
+        foreach (var e in _sink.Events) _pending.Add(AppendSent(e, timestamp, "timer: "));
+        _sink.Events.Clear();
+    }
+
+    /// <summary>
+    /// A frame the recorded stack sent (usernet up --pcap records both ways): feeding it back would only show the stack
+    /// ignoring itself. Say instead whether this replay sent the same frame.
+    /// </summary>
+    private void Compare(int i, TimeSpan time)
+    {
+        var r = _records[i];
+        int match = CaptureForensics.Match(_pending, r.Data);
+        if (match < 0 && CaptureForensics.ApplicationRequestBehind(_records, i, _mac) is int source && _issued.Add(source))
+        {
+            // The recorded stack sent this because its ping client asked: ask the replay's stack the same.
+            var (to, id, seq, data) = CaptureForensics.EchoRequestOf(_records[source].Data);
+            _pinger.Requested.Add((id, seq));
+            _sb.Append("    the ping client asks the stack to send an echo request to ").Append(to.ToString())
+              .Append(" id ").Append(id).Append(" seq ").Append(seq).Append('\n');
+            _sink.Events.Clear();
+            _stack.SendEchoRequest(to, id, seq, data, time);
+            foreach (var e in _sink.Events) _pending.Add(AppendSent(e, r.Timestamp, ""));
+            _sink.Events.Clear();
+            match = CaptureForensics.Match(_pending, r.Data);
+        }
+        // The recorded stack sent this and the replay has not: its services may have run here. Let the replay's run, a
+        // step at a time, until they send the same frame or have nothing left to do.
+        while (match < 0 && _services && RunServices(r.Timestamp))
+            match = CaptureForensics.Match(_pending, r.Data);
+        _sb.Append("    sent by the stack in the recording").Append(r.Comment is { } c ? $" ({c})" : "");
+        if (match < 0) _sb.Append("; this replay did not send it\n");
+        else if (CaptureForensics.SameIgnoringIpIdentification(_pending[match].Data, r.Data)) _sb.Append("; this replay sent the same frame\n");
+        else
+            _sb.Append("; this replay sent the same segment but for its window (").Append(CaptureForensics.TcpWindowField(_pending[match].Data))
+              .Append(" here, ").Append(CaptureForensics.TcpWindowField(r.Data))
+              .Append(" recorded: the window counts what the application had read, and the recorded one ran on its own thread)\n");
+        if (match >= 0) _pending.RemoveAt(match);
+    }
+
+    /// <summary>A frame from the peer: into the stack, then what each layer saw, what the stack decided and sent.</summary>
+    private void Feed(CaptureRecord r, TimeSpan time)
+    {
+        var frame = (byte[])r.Data.Clone(); // the stack may work in place; the capture stays as read
+        _sink.Reassembled = null;
+        _stack.Receive(frame, time);
+        var received = _sink.Events.FirstOrDefault(e => e.Direction == FrameDirection.Received);
+        Layer decidedAt = received?.Layer ?? Layer.Ethernet;
+        var reassembled = decidedAt > Layer.Ipv4 ? _sink.Reassembled : null;
+        foreach (var line in LayerNarrator.Lines(r.Data, decidedAt, _mac, _ip, reassembled)) _sb.Append("    ").Append(line).Append('\n');
+        string decision = string.IsNullOrEmpty(received?.Decision) ? "no decision recorded" : received!.Decision;
+        _sb.Append("    => ").Append(StackCounters.LayerName(decidedAt)).Append(": ").Append(decision).Append('\n');
+        // A capture made by usernet up --pcap says what the recorded stack decided; a different decision now is worth a
+        // learner's (and a reviewer's) attention.
+        if (r.Comment is { } recorded && recorded.StartsWith("rx: ", StringComparison.Ordinal) && recorded[4..] != decision)
+            _sb.Append("    (the recorded stack decided otherwise: ").Append(recorded[4..]).Append(")\n");
+        foreach (var e in _sink.Events.Where(e => e.Direction == FrameDirection.Sent))
+            _pending.Add(AppendSent(e, r.Timestamp, ""));
+        if (!_recording && _services)
+            while (RunServices(r.Timestamp)) { }
+    }
+
+    /// <summary>
+    /// Gives the services one turn: the next piece of application code waiting to run (a read that completed, an
+    /// accept, a send's result), as one step of the stack, so what it wrote and read reaches the stack together
+    /// afterwards, as a host's loop would take it. Writes what they did and sent; false when nothing was waiting.
+    /// </summary>
+    private bool RunServices(long timestamp)
+    {
+        if (!_scheduler.TryTake(out var work)) return false;
+        _narration.Lines.Clear();
+        _sink.Events.Clear();
+        _stack.RunApplicationWork(work, _now);
+        foreach (var line in _narration.Lines) _sb.Append("    ").Append(line).Append('\n');
+        foreach (var e in _sink.Events.Where(e => e.Direction == FrameDirection.Sent))
+            _pending.Add(AppendSent(e, timestamp, ""));
+        _sink.Events.Clear();
+        return true;
+    }
+
+    private CaptureRecord AppendSent(FrameEvent e, long timestamp, string prefix)
+    {
+        var record = CaptureRecord.Ethernet(timestamp, e.Frame, PcapNgRecorder.Comment(FrameDirection.Sent, e.Decision));
+        _sent.Add(record);
+        _sb.Append("    ").Append(prefix).Append("sent: ").Append(_summary.Format(record)).Append("  (").Append(e.Decision).Append(")\n");
+        return record;
+    }
+
+    private static string Seconds(long nanos) =>
+        "+" + (nanos / 1_000_000_000).ToString(CultureInfo.InvariantCulture) + "." + (nanos % 1_000_000_000 / 1000).ToString("D6", CultureInfo.InvariantCulture);
+
+    public void Dispose() => _stack.Dispose();
+
+    private sealed record FrameEvent(FrameDirection Direction, byte[] Frame, Layer Layer, string Decision);
+
+    /// <summary>The stack's device and observer in one: keeps what happened during one call into the stack.</summary>
+    private sealed class Collector : IFrameTransmitter, IFrameObserver
+    {
+        public readonly List<FrameEvent> Events = new();
+        /// <summary>The payload of the datagram the last frame completed, as the stack's reassembler put it together.</summary>
+        public byte[]? Reassembled;
+        public void Transmit(ReadOnlySpan<byte> frame) { } // the observer sees every sent frame, with its decision
+        public void OnFrame(FrameDirection direction, ReadOnlySpan<byte> frame, Layer layer, string decision, TimeSpan time) =>
+            Events.Add(new FrameEvent(direction, frame.ToArray(), layer, decision));
+        public void OnReassembled(ReadOnlySpan<byte> datagram, TimeSpan time) =>
+            Reassembled = datagram[((datagram[0] & 0x0F) * 4)..].ToArray();
+    }
+
+    /// <summary>The replay's ping client: it takes the replies to the requests it made.</summary>
+    private sealed class ReplayPinger : IEchoReplyListener
+    {
+        public readonly HashSet<(ushort, ushort)> Requested = new();
+        public bool OnEchoReply(Ipv4Address from, ushort identifier, ushort sequence, byte ttl, ReadOnlySpan<byte> data, TimeSpan time) =>
+            Requested.Contains((identifier, sequence));
+    }
+
+    /// <summary>Where the sockets continue application code: a queue the replay takes from, one piece at a time.</summary>
+    private sealed class QueueScheduler : PipeScheduler
+    {
+        private readonly Queue<(Action<object?> Action, object? State)> _work = new();
+        public override void Schedule(Action<object?> action, object? state) => _work.Enqueue((action, state));
+
+        public bool TryTake(out Action work)
+        {
+            if (!_work.TryDequeue(out var w)) { work = null!; return false; }
+            work = () => w.Action(w.State);
+            return true;
+        }
+    }
+
+    /// <summary>The services' account of what they do (they log it at Debug level), kept as transcript lines.</summary>
+    private sealed class Narration : ILogger
+    {
+        public readonly List<string> Lines = new();
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+        public bool IsEnabled(LogLevel logLevel) => true;
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            Lines.Add(formatter(state, exception));
+    }
+}

@@ -1,0 +1,237 @@
+using System.IO.Pipelines;
+using UserNet.Arp;
+using UserNet.Core;
+using UserNet.Ethernet;
+using UserNet.Icmp;
+using UserNet.Ip;
+using UserNet.Tcp;
+using UserNet.Udp;
+using UserNet.Wire;
+
+namespace UserNet.Stack;
+
+/// <summary>
+/// Whatever runs a stack, and so can open sockets on it: a <see cref="NetStack"/> driven by hand, a
+/// <c>StackHost</c> running one on a device. The sockets (<c>UserNet.Sockets</c>) take one. Implemented inside this
+/// library only.
+/// </summary>
+public interface IStackHost
+{
+    /// <summary>The protocol core. Touch it only from work run through <see cref="Post"/>.</summary>
+    internal NetStack Core { get; }
+
+    /// <summary>Runs <paramref name="work"/> on the thread that owns the core, soon; callable from any thread.</summary>
+    internal void Post(Action<NetStack> work);
+
+    /// <summary>Where the sockets continue application code (a completed read, accept or flush).</summary>
+    internal PipeScheduler ApplicationScheduler { get; }
+}
+
+/// <summary>
+/// The protocol core: frames and a time go in (<see cref="Receive"/>, <see cref="Poll"/>), frames and the next
+/// timer deadline come out (<see cref="IFrameTransmitter"/>, <see cref="NextDeadline"/>). It never reads a clock,
+/// opens a file or starts a thread, and it is not thread-safe: one thread drives it. This is the composition root:
+/// it builds the layers and wires them through the interfaces each one defines (see the README's Architecture).
+/// Sockets may be opened on it directly (it is an <see cref="IStackHost"/>): their work then runs on the thread
+/// that calls into it, inside the next call or at once.
+/// </summary>
+public sealed class NetStack : IStackHost, IDisposable
+{
+    private readonly StackContext _ctx;
+    private readonly EthernetLayer _ethernet;
+    private readonly Queue<Action<NetStack>> _posted = new();
+    private int _depth;
+    private bool _runningPosted;
+
+    public NetStack(StackOptions options, IFrameTransmitter transmitter)
+    {
+        if (options.Mtu < 68 || options.Mtu > 65535) throw new ArgumentOutOfRangeException(nameof(options), $"MTU {options.Mtu} is outside 68..65535 (RFC 791 requires at least 68)");
+        var mac = options.Mac ?? MacAddress.RandomLocal(options.Seed is { } s ? new Random(s + 29) : null);
+        if (mac.IsMulticast || mac == MacAddress.Zero) throw new ArgumentException($"{mac} is not a unicast MAC address", nameof(options));
+        Options = options;
+        Counters = new StackCounters(options.Name);
+        _ctx = new StackContext(mac, options.Address, options.Mtu, transmitter, Counters, options.Observer, options.Logger);
+        Random Seeded(int salt) => options.Seed is { } seed ? new Random(seed + salt) : Random.Shared;
+
+        _ethernet = new EthernetLayer(_ctx);
+        Arp = new ArpLayer(_ctx, _ethernet, new ArpSettings
+        {
+            EntryLifetime = options.ArpEntryLifetime,
+            RequestInterval = options.ArpRequestInterval,
+            RequestAttempts = options.ArpRequestAttempts,
+            QueueLength = options.ArpQueueLength,
+            CacheCapacity = options.ArpCacheCapacity,
+            DefendInterval = options.ArpDefendInterval,
+        });
+        Ip = new Ipv4Layer(_ctx, _ethernet, Arp, new Ipv4Settings
+        {
+            Gateway = options.Gateway,
+            DefaultTtl = options.DefaultTtl,
+            Reassembly = options.Reassembly,
+            IcmpErrorsPerSecond = options.IcmpErrorsPerSecond,
+            IcmpErrorBurst = options.IcmpErrorBurst,
+            Random = Seeded(0),
+        });
+        Icmp = new IcmpLayer(_ctx, Ip);
+        Udp = new UdpLayer(_ctx, Ip, Seeded(17));
+        Tcp = new TcpLayer(_ctx, Ip, options.Tcp, Seeded(23), options.TcpInitialSequenceNumbers);
+
+        _ethernet.Register(EtherType.Arp, Arp);
+        _ethernet.Register(EtherType.Ipv4, Ip);
+        Ip.Register(IpProtocol.Icmp, Icmp);
+        Ip.Register(IpProtocol.Udp, Udp);
+        Ip.Register(IpProtocol.Tcp, Tcp);
+    }
+
+    public StackOptions Options { get; }
+    /// <summary>Our Ethernet address (given, or drawn from the seed).</summary>
+    public MacAddress Mac => _ctx.Mac;
+    public Ipv4Subnet Address => _ctx.Subnet;
+    public int Mtu => _ctx.Mtu;
+    public StackCounters Counters { get; }
+
+    /// <summary>Receives echo replies and errors about our echo requests (a ping client); null for none.</summary>
+    public IEchoReplyListener? EchoListener
+    {
+        get => Icmp.EchoListener;
+        set => Icmp.EchoListener = value;
+    }
+
+    /// <summary>Where sockets opened on this core continue application code; inline (on the driving thread) by default.</summary>
+    public PipeScheduler ApplicationScheduler { get; set; } = PipeScheduler.Inline;
+
+    internal StackContext Context => _ctx;
+    internal ArpLayer Arp { get; }
+    internal Ipv4Layer Ip { get; }
+    internal IcmpLayer Icmp { get; }
+    internal UdpLayer Udp { get; }
+    internal TcpLayer Tcp { get; }
+
+    /// <summary>The time of the frame, poll or work being handled (the last one given).</summary>
+    internal TimeSpan Now => _ctx.Now;
+
+    /// <summary>The earliest time <see cref="Poll"/> has work to do, or <see cref="TimeSpan.MaxValue"/>.</summary>
+    public TimeSpan NextDeadline
+    {
+        get
+        {
+            var a = Arp.NextDeadline;
+            var b = Ip.NextDeadline;
+            var c = Tcp.NextDeadline;
+            var ab = a < b ? a : b;
+            return ab < c ? ab : c;
+        }
+    }
+
+    /// <summary>Announces our address (a gratuitous ARP, RFC 5227 section 2.3) so neighbours update their caches.</summary>
+    public void Start(TimeSpan now)
+    {
+        Enter(now);
+        try { Arp.Announce(); }
+        finally { Leave(); }
+    }
+
+    /// <summary>Runs timers that are due: ARP retries and expiry, reassembly timeouts, TCP timers.</summary>
+    public void Poll(TimeSpan now)
+    {
+        Enter(now);
+        try
+        {
+            Arp.Poll();
+            Ip.Poll();
+            Tcp.Poll();
+        }
+        finally { Leave(); }
+    }
+
+    /// <summary>Handles one received Ethernet frame (without FCS), possibly in place. Never throws for malformed input: drops and counts.</summary>
+    public void Receive(Span<byte> frame, TimeSpan now)
+    {
+        _depth++;
+        _ctx.BeginReceive(now);
+        try { _ethernet.Receive(frame); }
+        catch (Exception e) when (e is IndexOutOfRangeException or ArgumentException or InvalidOperationException or OverflowException)
+        {
+            // A bug of ours met an input we did not foresee: drop the frame, count and log it, keep serving.
+            _ctx.Drop(DropReason.StackFault);
+            if (_ctx.Logger is { } l) StackLog.StackFault(l, e);
+        }
+        finally
+        {
+            _ctx.EndReceive(frame);
+            Leave();
+        }
+    }
+
+    /// <summary>Sends an ICMP echo request from us (the ping client). Returns false when it could not be sent.</summary>
+    public bool SendEchoRequest(Ipv4Address destination, ushort identifier, ushort sequence, ReadOnlySpan<byte> data, TimeSpan now)
+    {
+        Enter(now);
+        try { return Icmp.SendEchoRequest(destination, identifier, sequence, data); }
+        finally { Leave(); }
+    }
+
+    /// <summary>
+    /// Runs application code (a socket's continuation that your <see cref="ApplicationScheduler"/> queued) as one step,
+    /// at <paramref name="now"/>: the work the sockets post meanwhile (sending what it wrote, the window its reads
+    /// reopened) runs once it returns, coalesced, as a host's loop would take it. For driving sockets by hand.
+    /// </summary>
+    public void RunApplicationWork(Action work, TimeSpan now)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        Enter(now);
+        try { work(); }
+        finally { Leave(); }
+    }
+
+    /// <summary>Runs work posted to the host that drives this core, at <paramref name="now"/>.</summary>
+    internal void Run(Action<NetStack> work, TimeSpan now)
+    {
+        Enter(now);
+        try { work(this); }
+        finally { Leave(); }
+    }
+
+    private void Enter(TimeSpan now)
+    {
+        _depth++;
+        _ctx.Now = now;
+    }
+
+    private void Leave()
+    {
+        if (--_depth == 0) RunPosted();
+    }
+
+    /// <summary>Outside any call into the core: run the work sockets posted (it may post more, which runs too).</summary>
+    private void RunPosted()
+    {
+        if (_runningPosted) return;
+        _runningPosted = true;
+        try
+        {
+            while (_posted.TryDequeue(out var work)) work(this);
+        }
+        finally { _runningPosted = false; }
+    }
+
+    NetStack IStackHost.Core => this;
+
+    /// <summary>Work posted by a socket: run at once, or when the call into the core under way returns.</summary>
+    void IStackHost.Post(Action<NetStack> work)
+    {
+        _posted.Enqueue(work);
+        if (_depth == 0) RunPosted();
+    }
+
+    PipeScheduler IStackHost.ApplicationScheduler => ApplicationScheduler;
+
+    public void Dispose()
+    {
+        Arp.Dispose();
+        Ip.Dispose();
+        Udp.Dispose();
+        Tcp.Dispose();
+        Counters.Dispose();
+    }
+}

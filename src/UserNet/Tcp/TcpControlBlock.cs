@@ -689,7 +689,13 @@ internal sealed class TcpControlBlock
         ArmRetransmit();
     }
 
-    private void SendAck(Decision what) => Emit(_sndNxt, TcpFlags.Ack, 0, 0, default, what);
+    /// <summary>
+    /// A segment with no data carries SND.MAX, the highest sequence number sent, not SND.NXT: after a retransmission
+    /// timeout SND.NXT goes back to SND.UNA, and the peer may already hold more than that, so it would find SND.NXT
+    /// below RCV.NXT, call the segment unacceptable and never read its ACK (RFC 9293 3.10.7.4). Two sides that both
+    /// time out would then reject each other's ACKs for ever. Linux does the same (tcp_acceptable_seq).
+    /// </summary>
+    private void SendAck(Decision what) => Emit(_sndMax, TcpFlags.Ack, 0, 0, default, what);
 
     private void SendChallengeAck()
     {
@@ -885,7 +891,7 @@ internal sealed class TcpControlBlock
 
     private void Fail(SocketError error, bool sendReset)
     {
-        if (sendReset) _layer.SendReset(RemoteAddress, RemotePort, LocalPort, _sndNxt.Value, _rcvNxt.Value, withAck: true);
+        if (sendReset) _layer.SendReset(RemoteAddress, RemotePort, LocalPort, _sndMax.Value, _rcvNxt.Value, withAck: true); // as SendAck: acceptable to the peer
         var ex = new SocketException((int)error);
         _recv.Complete(ex);
         _send.Close(ex);

@@ -1,7 +1,7 @@
 using UserNet.Core;
-using UserNet.Tests.TestSupport;
+using UserNet.TestSupport;
 using UserNet.Wire;
-using static UserNet.Tests.TestSupport.StackUnderTest;
+using static UserNet.TestSupport.TestStack;
 
 namespace UserNet.Tests.Arp;
 
@@ -16,7 +16,7 @@ public class ArpReceiveTests
     [Fact]
     public void Rfc826_RequestForOurAddress_IsAnsweredWithAReplyCarryingOurMac()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.Receive(Frames.ArpRequest(PeerMac, PeerIp, OurIp));
 
         var frame = Assert.Single(s.Sent);
@@ -43,7 +43,7 @@ public class ArpReceiveTests
     [Fact]
     public void Rfc826_PaddedRequestOffTheWire_IsAnsweredToo()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         var request = Frames.ArpRequest(PeerMac, PeerIp, OurIp);
         Array.Resize(ref request, EthernetFrame.MinimumLength);
         s.Receive(request);
@@ -53,7 +53,7 @@ public class ArpReceiveTests
     [Fact]
     public void Rfc826_RequestForUs_TeachesUsTheSender_SoWeSendToItWithoutAsking()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
 
         Assert.True(s.Ping(PeerIp));
@@ -65,7 +65,7 @@ public class ArpReceiveTests
     [Fact]
     public void Rfc826_RequestForUs_TeachesUsTheSender_SoItsEchoRequestIsAnsweredDirectly()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
 
         s.Receive(EchoFromPeer());
@@ -77,7 +77,7 @@ public class ArpReceiveTests
     [Fact]
     public void Rfc826_ReplyAddressedToUs_IsLearned()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.Receive(Frames.ArpReply(PeerMac, PeerIp, OurMac, OurIp));
         Assert.Empty(s.Sent); // a reply is not answered
 
@@ -88,7 +88,7 @@ public class ArpReceiveTests
     [Fact]
     public void Rfc826_RequestForAnotherHost_IsNotAnsweredAndNotLearned()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.Receive(Frames.ArpRequest(PeerMac, PeerIp, OtherIp));
 
         Assert.Empty(s.Sent);
@@ -104,7 +104,7 @@ public class ArpReceiveTests
     [Fact]
     public void Rfc826_MergeRule_RequestForAnotherHost_UpdatesAnEntryWeAlreadyHave()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
 
         // The peer's interface changed and it asks for someone else; we are not the target but we know the sender.
@@ -118,7 +118,7 @@ public class ArpReceiveTests
     [Fact]
     public void Rfc5227_2_3_Start_AnnouncesOurAddressWithAGratuitousRequest()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.Start();
 
         var frame = Assert.Single(s.Sent);
@@ -136,7 +136,7 @@ public class ArpReceiveTests
     [Fact]
     public void Rfc5227_OurOwnAnnouncementComingBack_IsNotAConflict()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.Receive(Frames.Arp(ArpOperation.Request, MacAddress.Broadcast, OurMac, OurMac, OurIp, MacAddress.Zero, OurIp));
         Assert.Empty(s.Sent);
         Assert.Equal(0, s.Counters.DroppedFor(DropReason.ArpAddressConflict));
@@ -145,7 +145,7 @@ public class ArpReceiveTests
     [Fact]
     public void Rfc5227_2_1_1_ProbeForOurAddress_IsAnsweredSoTheProberSeesTheConflict()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         // A probe: sender IP all zeros, asking who has our address.
         s.Receive(Frames.Arp(ArpOperation.Request, MacAddress.Broadcast, OtherMac, OtherMac, Ipv4Address.Any, MacAddress.Zero, OurIp));
 
@@ -171,7 +171,7 @@ public class ArpReceiveTests
     [MemberData(nameof(ConflictForms))]
     public void Rfc5227_2_4_FrameClaimingOurAddressFromAnotherMac_IsDroppedCountedAndNeverLearned(string form)
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.Receive(Conflict(form, OtherMac));
 
         Assert.Equal(1, s.Counters.DroppedFor(DropReason.ArpAddressConflict));
@@ -186,7 +186,7 @@ public class ArpReceiveTests
     [MemberData(nameof(ConflictForms))]
     public void Rfc5227_2_4_FrameClaimingOurAddress_IsAnsweredWithADefendingAnnouncement(string form)
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.Receive(Conflict(form, OtherMac));
 
         var frame = Assert.Single(s.Sent);
@@ -201,7 +201,7 @@ public class ArpReceiveTests
     [Fact]
     public void Rfc5227_2_4_WeDefendAtMostOncePerDefendInterval()
     {
-        using var s = new StackUnderTest(Options(arpDefendInterval: TimeSpan.FromSeconds(10)));
+        using var s = new TestStack(Options(arpDefendInterval: TimeSpan.FromSeconds(10)));
         var conflict = Conflict("gratuitous request", OtherMac);
 
         s.Receive(conflict);
@@ -223,7 +223,7 @@ public class ArpReceiveTests
     [Fact]
     public void Rfc826_HardwareTypeOtherThanEthernet_IsDroppedAsUnsupported()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         var frame = Frames.ArpRequest(PeerMac, PeerIp, OurIp);
         frame[EthernetFrame.HeaderLength + 1] = 6; // IEEE 802 networks
         s.Receive(frame);
@@ -234,7 +234,7 @@ public class ArpReceiveTests
     [Fact]
     public void Rfc826_OperationOtherThanRequestOrReply_IsDroppedAsUnsupported()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         var frame = Frames.ArpRequest(PeerMac, PeerIp, OurIp);
         frame[EthernetFrame.HeaderLength + 7] = 3; // RARP request
         s.Receive(frame);
@@ -251,7 +251,7 @@ public class ArpReceiveTests
     [InlineData("52:54:00:12:34:56", "127.0.0.1")]
     public void Rfc826_SenderThatIsNoUnicastHost_IsDroppedAndNotAnswered(string senderMac, string senderIp)
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.Receive(Frames.Arp(ArpOperation.Request, MacAddress.Broadcast, PeerMac, MacAddress.Parse(senderMac), Ipv4Address.Parse(senderIp), MacAddress.Zero, OurIp));
         Assert.Empty(s.Sent);
         Assert.Equal(1, s.Counters.DroppedFor(DropReason.ArpBadSender));

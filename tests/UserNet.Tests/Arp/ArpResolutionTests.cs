@@ -1,7 +1,7 @@
 using UserNet.Core;
-using UserNet.Tests.TestSupport;
+using UserNet.TestSupport;
 using UserNet.Wire;
-using static UserNet.Tests.TestSupport.StackUnderTest;
+using static UserNet.TestSupport.TestStack;
 
 namespace UserNet.Tests.Arp;
 
@@ -13,13 +13,13 @@ public class ArpResolutionTests
 {
     private static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
 
-    private static StackUnderTest Stack(int attempts = 3, int queueLength = 8) =>
+    private static TestStack Stack(int attempts = 3, int queueLength = 8) =>
         new(Options(arpRequestInterval: Interval, arpRequestAttempts: attempts, arpQueueLength: queueLength));
 
-    private static List<ArpFields> ArpRequestsFor(StackUnderTest s, Ipv4Address target) =>
+    private static List<ArpFields> ArpRequestsFor(TestStack s, Ipv4Address target) =>
         s.Sent.Where(Dissect.IsArp).Select(Dissect.Arp).Where(a => a.Operation == ArpOperation.Request && a.TargetIp == target).ToList();
 
-    private static List<byte[]> Datagrams(StackUnderTest s) => s.Sent.Where(Dissect.IsIpv4).ToList();
+    private static List<byte[]> Datagrams(TestStack s) => s.Sent.Where(Dissect.IsIpv4).ToList();
 
     [Fact]
     public void Rfc826_UnresolvedNextHop_GetsABroadcastRequestAndTheDatagramWaits()
@@ -174,7 +174,7 @@ public class ArpResolutionTests
     public void ArpEntryLifetime_EntryUsedUntilItExpires_ThenResolvedAfresh()
     {
         var lifetime = TimeSpan.FromSeconds(30);
-        using var s = new StackUnderTest(Options(arpEntryLifetime: lifetime));
+        using var s = new TestStack(Options(arpEntryLifetime: lifetime));
         var learnedAt = s.Now;
         s.LearnPeer();
 
@@ -199,7 +199,7 @@ public class ArpResolutionTests
     public void ArpEntryLifetime_ExpiredEntryIsNotUsedEvenBeforeAPoll()
     {
         var lifetime = TimeSpan.FromSeconds(30);
-        using var s = new StackUnderTest(Options(arpEntryLifetime: lifetime));
+        using var s = new TestStack(Options(arpEntryLifetime: lifetime));
         var learnedAt = s.Now;
         s.LearnPeer();
 
@@ -212,7 +212,7 @@ public class ArpResolutionTests
     public void Rfc826_ConfirmingAnEntry_ExtendsItsLifetime()
     {
         var lifetime = TimeSpan.FromSeconds(30);
-        using var s = new StackUnderTest(Options(arpEntryLifetime: lifetime));
+        using var s = new TestStack(Options(arpEntryLifetime: lifetime));
         s.LearnPeer();
         s.Advance(TimeSpan.FromSeconds(20));
         s.LearnPeer(); // asked again: refreshed
@@ -226,7 +226,7 @@ public class ArpResolutionTests
     [Fact]
     public void ArpCacheCapacity_EvictingAnEntryWithWaitingDatagrams_CountsThemAsDropped()
     {
-        using var s = new StackUnderTest(Options(arpCacheCapacity: 1));
+        using var s = new TestStack(Options(arpCacheCapacity: 1));
         Assert.True(s.Ping(OtherIp, 1)); // waits for 10.0.0.3
         Assert.True(s.Ping(PeerIp, 2));  // needs a second entry: 10.0.0.3's is evicted with its datagram
 

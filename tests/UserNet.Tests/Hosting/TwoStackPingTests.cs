@@ -1,4 +1,6 @@
 using UserNet.Core;
+using UserNet.Sockets;
+using UserNet.Stack;
 using UserNet.Devices;
 using UserNet.Hosting;
 using UserNet.Wire;
@@ -36,7 +38,7 @@ public class TwoStackPingTests : IAsyncLifetime
         await _b.DisposeAsync();
     }
 
-    private static void AssertReply(PingReply? reply, Ipv4Address from, ushort sequence)
+    private static void AssertReply(PingResult? reply, Ipv4Address from, ushort sequence)
     {
         Assert.True(reply.HasValue, $"no reply to sequence {sequence} from {from}");
         var r = reply.Value;
@@ -102,8 +104,9 @@ public class TwoStackPingTests : IAsyncLifetime
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
         while (_a.Counters.DroppedFor(DropReason.ArpUnresolved) == 0 && DateTime.UtcNow < deadline)
             await Task.Delay(50);
+        var next = await _a.InvokeAsync(s => s.NextDeadline);
         Assert.True(_a.Counters.DroppedFor(DropReason.ArpUnresolved) == 1,
-            $"the datagram still waits {_a.Now - _a.Stack.NextDeadline} after its deadline: the loop stopped polling");
+            $"the datagram still waits {_a.Now - next} after its deadline: the loop stopped polling");
         // B heard every broadcast request for 10.0.0.99 and ignored it: exactly the attempt limit, no more.
         Assert.Equal(3, _b.Counters.DroppedFor(DropReason.ArpNotForUs) - heardBefore);
 
@@ -131,9 +134,9 @@ public sealed class StackHostLifetimeTests
     public async Task Work_posted_after_the_host_stopped_still_completes()
     {
         var (a, _) = UserNet.Devices.MemoryLink.CreatePair();
-        var host = new UserNet.Hosting.StackHost(a, new UserNet.Core.StackOptions { Address = UserNet.Wire.Ipv4Subnet.Parse("10.0.0.1/24") });
+        var host = new UserNet.Hosting.StackHost(a, new UserNet.Stack.StackOptions { Address = UserNet.Wire.Ipv4Subnet.Parse("10.0.0.1/24") });
         await host.StartAsync();
-        var listener = await UserNet.Tcp.TcpListener.StartAsync(host, 80);
+        var listener = await UserNet.Sockets.TcpConnectionListener.StartAsync(host, 80);
         await host.DisposeAsync();
         await host.DisposeAsync(); // twice is fine
         // Disposing the listener posts to a loop that has stopped: it must not wait for ever.

@@ -2,9 +2,9 @@ using System.Net;
 using PacketDotNet;
 using ArpOperation = UserNet.Wire.ArpOperation;
 using UserNet.Core;
-using UserNet.Tests.TestSupport;
+using UserNet.TestSupport;
 using UserNet.Wire;
-using static UserNet.Tests.TestSupport.StackUnderTest;
+using static UserNet.TestSupport.TestStack;
 
 namespace UserNet.Tests.Icmp;
 
@@ -14,7 +14,7 @@ public class IcmpEchoTests
     [Fact]
     public void Rfc792_EchoRequest_GetsAReply_AddressesSwapped_SameIdSequenceAndData()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
         s.Receive(EchoFromPeer(sequence: 1, identifier: 0x0d2f));
 
@@ -56,7 +56,7 @@ public class IcmpEchoTests
     [InlineData(1472)] // the largest echo a 1500-byte MTU carries
     public void Rfc1122_3_2_2_6_EchoDataIsReturnedEntire_AndPacketDotNetAgreesTheChecksumsAreValid(int dataLength)
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
         var data = new byte[dataLength];
         new Random(dataLength).NextBytes(data);
@@ -80,7 +80,7 @@ public class IcmpEchoTests
     [Fact]
     public void Rfc792_EchoRequestPaddedToTheEthernetMinimum_IsAnsweredWithoutThePadding()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
         var request = EchoFromPeer(dataLength: 4); // 14 + 20 + 12 = 46 bytes on the wire before padding
         Array.Resize(ref request, EthernetFrame.MinimumLength);
@@ -96,7 +96,7 @@ public class IcmpEchoTests
     {
         // Identifier 0, sequence 0, zero data: the reply message is all zeros except its checksum. RFC 1624 section 3
         // warns that equation 3 then gives 0x0000 where only 0xFFFF makes the message sum to all ones.
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
         s.Receive(Frames.EchoRequest(OurMac, PeerMac, PeerIp, OurIp, 0, 0, new byte[16]));
 
@@ -108,7 +108,7 @@ public class IcmpEchoTests
     [Fact]
     public void Rfc792_EchoFromAnUnknownHost_IsAnsweredOnceItsAddressResolves()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.Receive(EchoFromPeer(sequence: 5));
 
         var arp = Dissect.Arp(Assert.Single(s.Sent));
@@ -124,7 +124,7 @@ public class IcmpEchoTests
     [Fact]
     public void Rfc792_EchoReplyMatchingNoPing_IsDroppedAndCounted()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
         s.Receive(Frames.Ipv4(OurMac, PeerMac, PeerIp, OurIp, IpProtocol.Icmp, Frames.IcmpEcho(IcmpType.EchoReply, 1, 1, Frames.PingData())));
         Assert.Empty(s.Sent);
@@ -134,7 +134,7 @@ public class IcmpEchoTests
     [Fact]
     public void Rfc1122_3_2_2_IcmpTypeWeDoNotHandle_IsDroppedSilently()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
         var timestamp = Frames.IcmpEcho(IcmpType.Timestamp, 1, 1, new byte[12]);
         s.Receive(Frames.Ipv4(OurMac, PeerMac, PeerIp, OurIp, IpProtocol.Icmp, timestamp));
@@ -145,7 +145,7 @@ public class IcmpEchoTests
     [Fact]
     public void Rfc792_OurEchoRequest_IsWellFormed()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
         Assert.True(s.Ping(PeerIp, sequence: 9, identifier: 0x77));
 
@@ -167,7 +167,7 @@ public class IcmpEchoTests
     [Fact]
     public void Rfc791_EchoLargerThanTheLargestDatagram_IsRefusedAndCounted()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
         Assert.False(s.Ping(PeerIp, dataLength: 65535 - 20 - 8 + 1));
         Assert.Empty(s.Sent);
@@ -177,7 +177,7 @@ public class IcmpEchoTests
     [Fact]
     public void Rfc1122_3_3_1_EchoOffLinkWithNoGateway_IsRefusedAndCounted()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         Assert.False(s.Ping(Ipv4Address.Parse("192.0.2.1")));
         Assert.Empty(s.Sent);
         Assert.Equal(1, s.Counters.DroppedFor(DropReason.Ipv4NoRoute));

@@ -1,8 +1,8 @@
 using PacketDotNet;
 using UserNet.Core;
-using UserNet.Tests.TestSupport;
+using UserNet.TestSupport;
 using UserNet.Wire;
-using static UserNet.Tests.TestSupport.StackUnderTest;
+using static UserNet.TestSupport.TestStack;
 
 namespace UserNet.Tests.Icmp;
 
@@ -25,7 +25,7 @@ public class IcmpErrorTests
     [Fact]
     public void Rfc1122_3_2_2_1_UnknownProtocol_GetsProtocolUnreachable_QuotingTheHeaderAndEightBytes()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
         var offending = Datagram(OurIp);
         s.Receive(offending);
@@ -59,7 +59,7 @@ public class IcmpErrorTests
     [Fact]
     public void Rfc792_QuoteOfAHeaderWithOptions_CoversTheOptionsAndEightBytes()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
         var payload = new byte[16];
         new Random(4).NextBytes(payload);
@@ -80,7 +80,7 @@ public class IcmpErrorTests
     [Fact]
     public void Rfc792_QuoteOfADatagramShorterThanEightDataBytes_IsTheWholeDatagram_WithoutPadding()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
         var offending = Datagram(OurIp, payloadLength: 3);
         var padded = offending.ToArray();
@@ -94,7 +94,7 @@ public class IcmpErrorTests
     [Fact]
     public void Rfc1812_4_3_2_8_ErrorsAreRateLimited_ByATokenBucketOnTheStacksClock()
     {
-        using var s = new StackUnderTest(Options(icmpErrorsPerSecond: 2, icmpErrorBurst: 2));
+        using var s = new TestStack(Options(icmpErrorsPerSecond: 2, icmpErrorBurst: 2));
         s.LearnPeer();
 
         for (int i = 0; i < 5; i++) s.Receive(Datagram(OurIp, identification: (ushort)i));
@@ -117,7 +117,7 @@ public class IcmpErrorTests
     [Fact]
     public void Rfc1812_4_3_2_8_RateLimitOnErrors_DoesNotLimitEchoReplies()
     {
-        using var s = new StackUnderTest(Options(icmpErrorsPerSecond: 1, icmpErrorBurst: 1));
+        using var s = new TestStack(Options(icmpErrorsPerSecond: 1, icmpErrorBurst: 1));
         s.LearnPeer();
         s.Receive(Datagram(OurIp));
         s.Receive(Datagram(OurIp));
@@ -132,7 +132,7 @@ public class IcmpErrorTests
     [InlineData("10.0.0.255")]
     public void Rfc1122_3_2_2_NoErrorAboutADatagramToABroadcastAddress(string destination)
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
         s.Receive(Datagram(Ipv4Address.Parse(destination), ethDestination: MacAddress.Broadcast));
 
@@ -143,7 +143,7 @@ public class IcmpErrorTests
     [Fact]
     public void Rfc1122_3_2_2_NoErrorAboutADatagramThatCameAsALinkLayerBroadcast()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
         s.Receive(Datagram(OurIp, ethDestination: MacAddress.Broadcast));
 
@@ -154,7 +154,7 @@ public class IcmpErrorTests
     [Fact]
     public void Rfc1122_3_2_2_BroadcastDatagrams_DoNotSpendTheErrorBudget()
     {
-        using var s = new StackUnderTest(Options(icmpErrorsPerSecond: 1, icmpErrorBurst: 1));
+        using var s = new TestStack(Options(icmpErrorsPerSecond: 1, icmpErrorBurst: 1));
         s.LearnPeer();
         for (int i = 0; i < 10; i++) s.Receive(Datagram(Ipv4Address.Broadcast, ethDestination: MacAddress.Broadcast));
         Assert.Equal(0, s.Counters.DroppedFor(DropReason.IcmpErrorRateLimited));

@@ -1,10 +1,12 @@
 using System.Net;
 using System.Net.Sockets;
 using UserNet.Core;
+using UserNet.Sockets;
+using UserNet.Stack;
 using UserNet.Devices;
 using UserNet.Hosting;
 using UserNet.Ip;
-using UserNet.Tests.Support;
+using UserNet.TestSupport;
 using UserNet.Udp;
 using UserNet.Wire;
 using Xunit;
@@ -17,17 +19,17 @@ public sealed class FragmentationTests
     [Fact]
     public void A_datagram_larger_than_the_mtu_leaves_as_fragments_that_parse_and_reassemble()
     {
-        var s = new StackFixture();
+        var s = TestStack.Started();
         s.LearnPeer();
         var data = new byte[4000];
         new Random(3).NextBytes(data);
-        Assert.True(s.Stack.SendEchoRequest(StackFixture.PeerIp, 1, 1, data, s.Now));
-        Assert.Equal(3, s.Wire.Frames.Count); // 4008 bytes of ICMP in 1480-byte pieces
+        Assert.True(s.Stack.SendEchoRequest(TestStack.PeerIp, 1, 1, data, s.Now));
+        Assert.Equal(3, s.Sent.Count); // 4008 bytes of ICMP in 1480-byte pieces
 
         var r = new Ipv4Reassembler(new());
         byte[]? whole = null;
         int expectedOffset = 0;
-        foreach (var frame in s.Wire.Frames)
+        foreach (var frame in s.Sent)
         {
             Assert.True(frame.Length <= 14 + 1500);
             // PacketDotNet, our independent oracle, reads each fragment the same way.
@@ -36,7 +38,7 @@ public sealed class FragmentationTests
             Assert.Equal(expectedOffset / 8, pd.FragmentOffset);
             Assert.Equal(Ipv4ParseError.None, Ipv4Header.TryParse(frame.AsSpan(14), out var h));
             Assert.Equal(expectedOffset, h.FragmentOffset);
-            Assert.Equal(frame != s.Wire.Frames[^1], h.MoreFragments);
+            Assert.Equal(frame != s.Sent[^1], h.MoreFragments);
             expectedOffset += h.Payload.Length;
             if (r.Add(h, TimeSpan.Zero, out var d, out _) == Ipv4Reassembler.Result.Complete) whole = d.ToArray();
         }
@@ -49,20 +51,20 @@ public sealed class FragmentationTests
     [Fact]
     public void Reassembly_timeout_sends_time_exceeded_code_1_quoting_the_first_fragment()
     {
-        var s = new StackFixture(o => new StackOptions { Address = o.Address, Mac = o.Mac, Reassembly = new ReassemblyOptions { Timeout = TimeSpan.FromSeconds(30) } });
+        var s = TestStack.Started(o => new StackOptions { Address = o.Address, Mac = o.Mac, Reassembly = new ReassemblyOptions { Timeout = TimeSpan.FromSeconds(30) } });
         s.LearnPeer();
         var frags = Ipv4ReassemblerTests.Fragment(new byte[3000], 1480, id: 55);
         var first = new byte[14 + frags[0].Length];
-        EthernetFrame.Write(first, StackFixture.StackMac, StackFixture.PeerMac, EtherType.Ipv4);
+        EthernetFrame.Write(first, TestStack.OurMac, TestStack.PeerMac, EtherType.Ipv4);
         frags[0].CopyTo(first, 14);
         s.Receive(first);
-        Assert.Empty(s.Wire.Frames);
+        Assert.Empty(s.Sent);
         Assert.Equal(s.Now + TimeSpan.FromSeconds(30), s.Stack.NextDeadline);
 
         s.Stack.Poll(s.Now + TimeSpan.FromSeconds(29));
-        Assert.Empty(s.Wire.Frames);
+        Assert.Empty(s.Sent);
         s.Stack.Poll(s.Now + TimeSpan.FromSeconds(30));
-        var reply = Assert.Single(s.Wire.Frames);
+        var reply = Assert.Single(s.Sent);
         Assert.Equal(Ipv4ParseError.None, Ipv4Header.TryParse(reply.AsSpan(14), out var ip));
         var icmp = new IcmpMessage(ip.Payload);
         Assert.Equal(IcmpType.TimeExceeded, icmp.Type);

@@ -1,7 +1,7 @@
 using UserNet.Core;
-using UserNet.Tests.TestSupport;
+using UserNet.TestSupport;
 using UserNet.Wire;
-using static UserNet.Tests.TestSupport.StackUnderTest;
+using static UserNet.TestSupport.TestStack;
 
 namespace UserNet.Tests.Ip;
 
@@ -64,7 +64,7 @@ public class Ipv4InputTests
     [MemberData(nameof(Malformed))]
     public void BadFrame_IsDroppedForItsReason_NothingIsSent_AndTheNextEchoIsStillAnswered(string what)
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
         var (frame, reason) = Cases[what];
 
@@ -84,7 +84,7 @@ public class Ipv4InputTests
     [Fact]
     public void EveryMalformedFrameInARow_LeavesTheStackAnswering()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
         ushort seq = 100;
         foreach (var (what, (frame, _)) in Cases)
@@ -101,7 +101,7 @@ public class Ipv4InputTests
     [Fact]
     public void Rfc791_FrameLargerThanTheMtu_IsDropped()
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
         s.Receive(Frames.EchoRequest(OurMac, PeerMac, PeerIp, OurIp, 1, 1, new byte[1473]));
         Assert.Empty(s.Sent);
@@ -112,7 +112,7 @@ public class Ipv4InputTests
     public void Rfc791_HeaderWithOptions_IsAcceptedAndTheEchoAnswered()
     {
         // A 24-byte header (a NOP option padded with End of Option List) in front of an echo request.
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         s.LearnPeer();
         var icmp = Frames.IcmpEcho(IcmpType.EchoRequest, 3, 4, Frames.PingData());
         var frame = new byte[Ip + 24 + icmp.Length];

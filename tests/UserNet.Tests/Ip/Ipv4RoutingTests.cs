@@ -1,6 +1,6 @@
-using UserNet.Tests.TestSupport;
+using UserNet.TestSupport;
 using UserNet.Wire;
-using static UserNet.Tests.TestSupport.StackUnderTest;
+using static UserNet.TestSupport.TestStack;
 
 namespace UserNet.Tests.Ip;
 
@@ -11,7 +11,7 @@ public class Ipv4RoutingTests
     public void Rfc1122_3_3_1_OffLinkDestination_GoesToTheGatewaysMac()
     {
         var remote = Ipv4Address.Parse("192.0.2.7");
-        using var s = new StackUnderTest(Options(gateway: PeerIp));
+        using var s = new TestStack(Options(gateway: PeerIp));
         Assert.True(s.Ping(remote));
 
         var arp = Dissect.Arp(Assert.Single(s.Sent));
@@ -29,7 +29,7 @@ public class Ipv4RoutingTests
     [InlineData("10.0.0.255")]
     public void Rfc1122_3_3_6_BroadcastDestination_GoesToTheEthernetBroadcastWithoutArp(string destination)
     {
-        using var s = new StackUnderTest();
+        using var s = new TestStack();
         Assert.True(s.Ping(Ipv4Address.Parse(destination)));
 
         var frame = Assert.Single(s.Sent);
@@ -41,7 +41,7 @@ public class Ipv4RoutingTests
     public void Rfc3021_OnA31BitPrefix_ThePeerIsResolvedByArp_NotBroadcast()
     {
         // 10.0.0.2/31: the link holds 10.0.0.2 (us) and 10.0.0.3 (the peer); there is no broadcast address.
-        using var s = new StackUnderTest(Options(address: "10.0.0.2/31"));
+        using var s = new TestStack(Options(address: "10.0.0.2/31"));
         Assert.True(s.Ping(OtherIp));
 
         var arp = Dissect.Arp(Assert.Single(s.Sent));
@@ -52,7 +52,7 @@ public class Ipv4RoutingTests
     [Fact]
     public void Rfc3021_OnA31BitPrefix_AnEchoFromThePeerIsAnsweredToItsMac()
     {
-        using var s = new StackUnderTest(Options(address: "10.0.0.2/31"));
+        using var s = new TestStack(Options(address: "10.0.0.2/31"));
         s.Receive(Frames.ArpRequest(OtherMac, OtherIp, OurIp));
         s.ClearSent();
         s.Receive(Frames.EchoRequest(OurMac, OtherMac, OtherIp, OurIp, 1, 1, Frames.PingData()));

@@ -4,6 +4,8 @@ using SocketError = System.Net.Sockets.SocketError;
 using SocketException = System.Net.Sockets.SocketException;
 using System.Security.Cryptography;
 using UserNet.Core;
+using UserNet.Sockets;
+using UserNet.Stack;
 using UserNet.Devices;
 using UserNet.Hosting;
 using UserNet.Tcp;
@@ -23,14 +25,13 @@ public sealed class TcpLinkTests : IAsyncLifetime
     {
         (_linkA, _linkB) = MemoryLink.CreatePair();
         var tcp = new TcpSettings { TimeWait = TimeSpan.FromMilliseconds(200), MinRetransmitTimeout = TimeSpan.FromMilliseconds(50) };
-        _a = new StackHost(_linkA, new StackOptions { Address = Ipv4Subnet.Parse("10.0.0.1/24"), Name = "a", Tcp = tcp });
-        _b = new StackHost(_linkB, new StackOptions { Address = Ipv4Subnet.Parse("10.0.0.2/24"), Name = "b", Tcp = tcp });
-        if (Environment.GetEnvironmentVariable("USERNET_TEST_TRACE") is { } path)
-        {
-            var w = TextWriter.Synchronized(new StreamWriter(path, append: true) { AutoFlush = true });
-            _a.Stack.Observer = new UserNet.Tracing.TextTracer(w, DateTime.Now, "a ");
-            _b.Stack.Observer = new UserNet.Tracing.TextTracer(w, DateTime.Now, "b ");
-        }
+        // USERNET_TEST_TRACE=FILE writes both stacks' traces there, for a failing test.
+        TextWriter? w = Environment.GetEnvironmentVariable("USERNET_TEST_TRACE") is { } path
+            ? TextWriter.Synchronized(new StreamWriter(path, append: true) { AutoFlush = true }) : null;
+        _a = new StackHost(_linkA, new StackOptions { Address = Ipv4Subnet.Parse("10.0.0.1/24"), Name = "a", Tcp = tcp,
+            Observer = w is null ? null : new UserNet.Tracing.TextTracer(w, DateTime.Now, "a ") });
+        _b = new StackHost(_linkB, new StackOptions { Address = Ipv4Subnet.Parse("10.0.0.2/24"), Name = "b", Tcp = tcp,
+            Observer = w is null ? null : new UserNet.Tracing.TextTracer(w, DateTime.Now, "b ") });
         await _a.StartAsync();
         await _b.StartAsync();
     }
@@ -46,9 +47,9 @@ public sealed class TcpLinkTests : IAsyncLifetime
     [Fact]
     public async Task Connect_accept_exchange_and_close_both_ways()
     {
-        await using var listener = await TcpListener.StartAsync(_b, 80);
+        await using var listener = await TcpConnectionListener.StartAsync(_b, 80);
         var accept = listener.AcceptAsync(Soon()).AsTask();
-        var client = await TcpConnection.ConnectAsync(_a, new IPEndPoint(B, 80), Soon());
+        var client = await TcpConnection.ConnectAsync(_a, new IPEndPoint(B, 80), cancellationToken: Soon());
         var server = await accept;
         Assert.Equal(TcpState.Established, client.State);
         Assert.Equal(TcpState.Established, server.State);
@@ -78,7 +79,7 @@ public sealed class TcpLinkTests : IAsyncLifetime
     [Fact]
     public async Task Connect_to_a_closed_port_is_refused()
     {
-        var e = await Assert.ThrowsAsync<SocketException>(() => TcpConnection.ConnectAsync(_a, new IPEndPoint(B, 81), Soon()));
+        var e = await Assert.ThrowsAsync<SocketException>(() => TcpConnection.ConnectAsync(_a, new IPEndPoint(B, 81), cancellationToken: Soon()));
         Assert.Equal(SocketError.ConnectionRefused, e.SocketErrorCode);
     }
 
@@ -88,9 +89,9 @@ public sealed class TcpLinkTests : IAsyncLifetime
     [InlineData(3)]
     public async Task Both_directions_at_once_survive_a_seeded_link_that_loses_reorders_and_duplicates(int seed)
     {
-        await using var listener = await TcpListener.StartAsync(_b, 91);
+        await using var listener = await TcpConnectionListener.StartAsync(_b, 91);
         var accept = listener.AcceptAsync(Soon()).AsTask();
-        var client = await TcpConnection.ConnectAsync(_a, new IPEndPoint(B, 91), Soon());
+        var client = await TcpConnection.ConnectAsync(_a, new IPEndPoint(B, 91), cancellationToken: Soon());
         var server = await accept;
         foreach (var (end, s) in new[] { (_linkA, seed * 10), (_linkB, seed * 10 + 1) })
         {
@@ -129,9 +130,9 @@ public sealed class TcpLinkTests : IAsyncLifetime
     [InlineData(0.05, 1 << 20)]
     public async Task A_byte_stream_arrives_identical_even_over_a_lossy_link(double loss, int size)
     {
-        await using var listener = await TcpListener.StartAsync(_b, 90);
+        await using var listener = await TcpConnectionListener.StartAsync(_b, 90);
         var accept = listener.AcceptAsync(Soon()).AsTask();
-        var client = await TcpConnection.ConnectAsync(_a, new IPEndPoint(B, 90), Soon());
+        var client = await TcpConnection.ConnectAsync(_a, new IPEndPoint(B, 90), cancellationToken: Soon());
         var server = await accept;
         _linkA.LossRate = loss; _linkA.FaultRandom = new Random(7);
         _linkB.LossRate = loss; _linkB.FaultRandom = new Random(8);

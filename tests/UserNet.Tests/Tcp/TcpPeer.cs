@@ -1,8 +1,10 @@
 using System.Buffers;
 using System.IO.Pipelines;
 using UserNet.Core;
+using UserNet.Sockets;
+using UserNet.Stack;
 using UserNet.Tcp;
-using UserNet.Tests.Support;
+using UserNet.TestSupport;
 using UserNet.Wire;
 
 namespace UserNet.Tests.Tcp;
@@ -31,7 +33,7 @@ internal sealed class TcpPeer
     public TcpPeer(TcpSettings? settings = null, TcpSettings? stackDefaults = null, int mtu = 1500)
     {
         Settings = settings ?? new TcpSettings();
-        F = new StackFixture(o => new StackOptions
+        F = TestStack.Started(o => new StackOptions
         {
             Address = o.Address,
             Mac = o.Mac,
@@ -43,7 +45,7 @@ internal sealed class TcpPeer
         F.LearnPeer();
     }
 
-    public StackFixture F { get; }
+    public TestStack F { get; }
     public NetStack Stack => F.Stack;
     public TcpSettings Settings { get; }
     public TimeSpan Now => F.Now;
@@ -62,11 +64,12 @@ internal sealed class TcpPeer
     /// <summary>The window the peer advertises (unscaled field value).</summary>
     public ushort Window { get; set; } = 65535;
 
-    public TcpListenerCore? Listener { get; private set; }
+    public TcpConnectionListener? Listener { get; private set; }
     /// <summary>The stack's SYN-ACK of the last passive open.</summary>
     public Segment? SynAck { get; private set; }
     public TcpControlBlock? Tcb { get; set; }
-    public TcpConnection? Connection { get; private set; }
+    /// <summary>The application's side of <see cref="Tcb"/>.</summary>
+    public TcpConnection? Connection => Tcb?.User as TcpConnection;
 
     // ------------------------------------------------------------------ sending as the peer
 
@@ -78,8 +81,8 @@ internal sealed class TcpPeer
         int hl = TcpSegment.WriteHeader(buf, fromPort ?? RemotePort, toPort ?? LocalPort, seq, ack, flags, window ?? Window, options);
         payload.CopyTo(buf.AsSpan(hl));
         var seg = new TcpSegment(buf.AsSpan(0, hl + payload.Length));
-        seg.UpdateChecksum(StackFixture.PeerIp, StackFixture.StackIp);
-        F.Receive(StackFixture.IpFrame(IpProtocol.Tcp, seg.Buffer));
+        seg.UpdateChecksum(TestStack.PeerIp, TestStack.OurIp);
+        F.Receive(TestStack.IpFrame(IpProtocol.Tcp, seg.Buffer));
     }
 
     /// <summary>Data (with ACK) at the peer's next sequence number; moves <see cref="SndNxt"/> on.</summary>
@@ -105,9 +108,9 @@ internal sealed class TcpPeer
     public List<Segment> Take()
     {
         var list = new List<Segment>();
-        foreach (var frame in F.Wire.Frames)
+        foreach (var frame in F.Sent)
             if (Parse(frame) is { } s) list.Add(s);
-        F.Wire.Frames.Clear();
+        F.ClearSent();
         return list;
     }
 
@@ -144,8 +147,8 @@ internal sealed class TcpPeer
         if (!EthernetFrame.TryParse(span, out var eth) || eth.EtherType != EtherType.Ipv4) return null;
         Assert.Equal(Ipv4ParseError.None, Ipv4Header.TryParse(eth.Payload, out var ip));
         if (ip.Protocol != IpProtocol.Tcp) return null;
-        Assert.Equal(StackFixture.StackIp, ip.Source);
-        Assert.Equal(StackFixture.PeerIp, ip.Destination);
+        Assert.Equal(TestStack.OurIp, ip.Source);
+        Assert.Equal(TestStack.PeerIp, ip.Destination);
         Assert.True(TcpSegment.TryParse(ip.Payload, out var seg), "truncated TCP header");
         Assert.True(seg.IsChecksumValid(ip.Source, ip.Destination), "bad TCP checksum");
         Assert.True(TcpOptions.TryParse(seg.Options, out var options), "malformed TCP options");
@@ -177,16 +180,17 @@ internal sealed class TcpPeer
     // ------------------------------------------------------------------ opening
 
     /// <summary>The stack listens on <see cref="LocalPort"/>.</summary>
-    public TcpListenerCore Listen(int backlog = 16)
+    public TcpConnectionListener Listen(int backlog = 16)
     {
-        Listener = new TcpListenerCore(Stack, LocalPort, backlog, Settings);
-        Stack.Tcp.Listen(Listener);
+        var start = TcpConnectionListener.StartAsync(Stack, LocalPort, backlog, Settings);
+        Assert.True(start.IsCompletedSuccessfully, "a listener on a bare stack starts at once");
+        Listener = start.Result;
         return Listener;
     }
 
     /// <summary>The connection's control block, found through the TCP layer's table.</summary>
     public TcpControlBlock? FindTcb() =>
-        Stack.Tcp.Connections.FirstOrDefault(c => c.RemotePort == RemotePort && c.LocalPort == LocalPort && c.RemoteAddress == StackFixture.PeerIp);
+        Stack.Tcp.Connections.FirstOrDefault(c => c.RemotePort == RemotePort && c.LocalPort == LocalPort && c.RemoteAddress == TestStack.PeerIp);
 
     /// <summary>The peer's SYN to the listener; returns the stack's SYN-ACK.</summary>
     public Segment SendSyn(TcpOptions? options = null, ushort? window = null)
@@ -208,8 +212,7 @@ internal sealed class TcpPeer
         SendSyn(synOptions ?? new TcpOptions { Mss = 1460 });
         Send(TcpFlags.Ack, SndNxt, RcvNxt, window: finalAckWindow);
         ExpectNothing();
-        Assert.True(Listener!.Accepted.Reader.TryRead(out var conn), "no connection was accepted");
-        Connection = conn;
+        Assert.True(Listener!.TryAccept(out var conn), "no connection was accepted");
         Tcb = FindTcb();
         Assert.NotNull(Tcb);
         Assert.Equal(TcpState.Established, Tcb!.State);
@@ -219,8 +222,7 @@ internal sealed class TcpPeer
     /// <summary>Active open from the stack to the peer: returns the control block in SYN-SENT; the SYN is left captured.</summary>
     public TcpControlBlock StartConnect()
     {
-        var tcb = Stack.Tcp.Connect(StackFixture.PeerIp, RemotePort, Settings);
-        tcb.Connection = Connection = new TcpConnection(Stack, tcb);
+        var tcb = Stack.Tcp.Connect(TestStack.PeerIp, RemotePort, Settings, new TcpConnection(Stack, Settings));
         LocalPort = tcb.LocalPort;
         tcb.Connect();
         Tcb = tcb;
@@ -248,17 +250,17 @@ internal sealed class TcpPeer
     /// <summary>The application writes (runs the stack's output inline: no host is attached).</summary>
     public void AppWrite(ReadOnlySpan<byte> data)
     {
-        var t = Tcb!.AppOutput.WriteAsync(data.ToArray());
+        var t = Connection!.Output.WriteAsync(data.ToArray());
         Assert.True(t.IsCompleted, "the write should not wait");
     }
 
     /// <summary>The application finishes sending (CLOSE, or half-close): FIN after the data.</summary>
-    public void AppClose() => Tcb!.AppOutput.Complete();
+    public void AppClose() => Connection!.Output.Complete();
 
     /// <summary>Reads and consumes everything the application can read now; the bool says the stream ended (FIN).</summary>
     public (byte[] Data, bool Completed) AppRead()
     {
-        var input = Tcb!.AppInput;
+        var input = Connection!.Input;
         if (!input.TryRead(out var r)) return (Array.Empty<byte>(), false);
         var bytes = r.Buffer.ToArray();
         input.AdvanceTo(r.Buffer.End);

@@ -33,12 +33,12 @@ public sealed class TcpStateMachineTests
         Assert.Equal(65535, synAck.Window);                   // the window in a SYN is never scaled (RFC 7323 2.2)
         Assert.Empty(synAck.Payload);
         Assert.Equal(TcpState.SynReceived, p.FindTcb()!.State);
-        Assert.False(listener.Accepted.Reader.TryRead(out _), "nothing is accepted before the handshake completes");
+        Assert.False(listener.TryAccept(out _), "nothing is accepted before the handshake completes");
 
         // The third segment of the handshake: ACK of our SYN.
         p.Send(TcpFlags.Ack, p.SndNxt, synAck.Seq + 1);
         p.ExpectNothing();
-        Assert.True(listener.Accepted.Reader.TryRead(out var conn));
+        Assert.True(listener.TryAccept(out var conn));
         Assert.Equal(TcpState.Established, conn!.State);
         Assert.Equal(TcpState.Established, p.FindTcb()!.State);
     }
@@ -303,7 +303,7 @@ public sealed class TcpStateMachineTests
         p.Send(TcpFlags.Rst | TcpFlags.Ack, 0, syn.Seq + 1);
         p.ExpectNothing();
         Assert.Equal(TcpState.Closed, tcb.State);
-        Assert.Equal(SocketError.ConnectionRefused, TcpPeer.ReadError(tcb.AppInput).SocketErrorCode);
+        Assert.Equal(SocketError.ConnectionRefused, TcpPeer.ReadError(p.Connection!.Input).SocketErrorCode);
         Assert.True(p.Connection!.Closed.IsCompleted);
     }
 
@@ -468,7 +468,7 @@ public sealed class TcpStateMachineTests
         p.SendSyn();
         p.Advance(10);                                   // RTT 10 ms: SRTT + 4 RTTVAR = 30 ms
         p.Send(TcpFlags.Ack, p.SndNxt, p.RcvNxt);
-        Assert.True(p.Listener!.Accepted.Reader.TryRead(out _));
+        Assert.True(p.Listener!.TryAccept(out _));
         var tcb = p.Tcb = p.FindTcb()!;
         Assert.Equal(Milliseconds(200), tcb.RetransmitTimeout);
 
@@ -560,7 +560,7 @@ public sealed class TcpStateMachineTests
         p.RunNextTimer();
         p.ExpectNothing();                               // no RST: the peer never answered
         Assert.Equal(TcpState.Closed, tcb.State);
-        Assert.Equal(SocketError.TimedOut, TcpPeer.ReadError(tcb.AppInput).SocketErrorCode);
+        Assert.Equal(SocketError.TimedOut, TcpPeer.ReadError(p.Connection!.Input).SocketErrorCode);
         Assert.True(p.Connection!.Closed.IsCompleted);
         Assert.Equal(TimeSpan.MaxValue, p.Stack.Tcp.NextDeadline);
     }
@@ -587,6 +587,30 @@ public sealed class TcpStateMachineTests
         Assert.Equal(TcpState.Closed, tcb.State);
         Assert.Equal(SocketError.TimedOut, TcpPeer.ReadError(conn.Input).SocketErrorCode);
         Assert.True(conn.Closed.IsCompleted);
+    }
+
+    [Fact]
+    public void After_a_retransmission_timeout_pure_ACKs_carry_the_highest_sequence_number_sent_so_the_peer_accepts_them_RFC9293_3_10_7_4()
+    {
+        // Both sides time out with their ACKs lost: each goes back to its SND.UNA. Segments that carry only old data
+        // are unacceptable to the other side, which answers with an ACK; if that ACK carried the rewound SND.NXT, it
+        // would be unacceptable in turn, and neither side would ever read the other's acknowledgment.
+        var p = new TcpPeer();
+        p.Accept(new TcpOptions { Mss = 1000 });
+        p.SendData(TcpPeer.Bytes(1000));
+        p.SendData(TcpPeer.Bytes(1000));
+        p.Take();                                        // the stack has the peer's 2000 bytes; its ACK is lost
+        p.AppWrite(TcpPeer.Bytes(3000));
+        Assert.Equal(3, p.TakeAndReceive().Count);       // the peer has the stack's 3000 bytes; its ACKs are lost
+        p.RunNextTimer();                                // RTO: SND.NXT goes back to SND.UNA, one segment resent
+        Assert.Equal(p.StackIss + 1, p.TakeOne().Seq);
+        // The peer, timed out too, resends its first segment: old data to the stack, whose ACK field is not read.
+        p.Send(TcpFlags.Ack, p.Iss + 1, p.RcvNxt, TcpPeer.Bytes(1000));
+        var ack = p.TakeOne();
+        Assert.Equal(TcpFlags.Ack, ack.Flags);
+        Assert.Equal(p.Iss + 1 + 2000, ack.Ack);
+        // SND.MAX, which the peer accepts; SND.NXT (ISS + 1001) would be below the peer's RCV.NXT (ISS + 3001).
+        Assert.Equal(p.StackIss + 1 + 3000, ack.Seq);
     }
 
     // =================================================================== congestion control (RFC 5681, RFC 6582)
@@ -883,7 +907,7 @@ public sealed class TcpStateMachineTests
         var synAck = p.SendSyn(new TcpOptions { Mss = 1460 });
         Assert.Equal(4096, synAck.Window);
         p.SendAck();
-        Assert.True(p.Listener!.Accepted.Reader.TryRead(out _));
+        Assert.True(p.Listener!.TryAccept(out _));
         p.Tcb = p.FindTcb();
 
         p.SendData(TcpPeer.Bytes(1024));
@@ -925,13 +949,13 @@ public sealed class TcpStateMachineTests
         p.Send(TcpFlags.Rst, p.SndNxt, 0);
         p.ExpectNothing();
         Assert.Null(p.FindTcb());
-        Assert.False(listener.Accepted.Reader.TryRead(out _));
+        Assert.False(listener.TryAccept(out _));
 
         // The listener still listens.
         p.Iss += 10_000;
         p.SendSyn();
         p.SendAck();
-        Assert.True(listener.Accepted.Reader.TryRead(out _));
+        Assert.True(listener.TryAccept(out _));
     }
 
     // =================================================================== more rules
@@ -966,7 +990,7 @@ public sealed class TcpStateMachineTests
         p.RunNextTimer();
         p.ExpectNothing();
         Assert.Null(p.FindTcb());
-        Assert.False(listener.Accepted.Reader.TryRead(out _));
+        Assert.False(listener.TryAccept(out _));
     }
 
     [Fact]

@@ -1,9 +1,11 @@
 using System.Net;
 using System.Net.Sockets;
 using UserNet.Core;
+using UserNet.Sockets;
+using UserNet.Stack;
 using UserNet.Devices;
 using UserNet.Hosting;
-using UserNet.Tests.Support;
+using UserNet.TestSupport;
 using UserNet.Udp;
 using UserNet.Wire;
 using Xunit;
@@ -26,13 +28,13 @@ public sealed class UdpLayerTests
     [Fact]
     public void A_datagram_to_a_closed_port_gets_port_unreachable_quoting_header_and_8_bytes()
     {
-        var s = new StackFixture();
+        var s = TestStack.Started();
         s.LearnPeer();
-        var frame = StackFixture.UdpFrame(5000, 4444, "hello, anyone?"u8);
+        var frame = TestStack.UdpFrame(5000, 4444, "hello, anyone?"u8);
         s.Receive(frame);
-        var reply = Assert.Single(s.Wire.Frames);
+        var reply = Assert.Single(s.Sent);
         var icmp = ParseIcmp(reply, out var to);
-        Assert.Equal(StackFixture.PeerIp, to);
+        Assert.Equal(TestStack.PeerIp, to);
         Assert.Equal(IcmpType.DestinationUnreachable, icmp.Type);
         Assert.Equal(IcmpUnreachableCode.Port, icmp.Code);
         Assert.Equal(frame.AsSpan(14, 20 + 8).ToArray(), icmp.Data.ToArray()); // RFC 792: IP header + 64 bits
@@ -42,13 +44,13 @@ public sealed class UdpLayerTests
     [Fact]
     public void Port_unreachable_is_rate_limited_by_a_token_bucket()
     {
-        var s = new StackFixture(o => new StackOptions { Address = o.Address, Mac = o.Mac, IcmpErrorsPerSecond = 10, IcmpErrorBurst = 5 });
+        var s = TestStack.Started(o => new StackOptions { Address = o.Address, Mac = o.Mac, IcmpErrorsPerSecond = 10, IcmpErrorBurst = 5 });
         s.LearnPeer();
-        for (int i = 0; i < 20; i++) s.Receive(StackFixture.UdpFrame(5000, 4444, "x"u8));
-        Assert.Equal(5, s.Wire.Frames.Count); // the burst
+        for (int i = 0; i < 20; i++) s.Receive(TestStack.UdpFrame(5000, 4444, "x"u8));
+        Assert.Equal(5, s.Sent.Count); // the burst
         s.Now += TimeSpan.FromMilliseconds(300); // refills 3 tokens at 10/s
-        for (int i = 0; i < 20; i++) s.Receive(StackFixture.UdpFrame(5000, 4444, "x"u8));
-        Assert.Equal(8, s.Wire.Frames.Count);
+        for (int i = 0; i < 20; i++) s.Receive(TestStack.UdpFrame(5000, 4444, "x"u8));
+        Assert.Equal(8, s.Sent.Count);
         Assert.Equal(40, s.Stack.Counters.DroppedFor(DropReason.UdpNoSocket));
         Assert.Equal(32, s.Stack.Counters.DroppedFor(DropReason.IcmpErrorRateLimited));
     }
@@ -56,28 +58,28 @@ public sealed class UdpLayerTests
     [Fact]
     public void No_port_unreachable_for_a_broadcast_datagram()
     {
-        var s = new StackFixture();
+        var s = TestStack.Started();
         s.LearnPeer();
         var u = new byte[9];
-        UdpDatagram.Write(u, 5000, 4444, 1).UpdateChecksum(StackFixture.PeerIp, Ipv4Address.Broadcast);
-        s.Receive(StackFixture.IpFrame(IpProtocol.Udp, u, dst: Ipv4Address.Broadcast, ethDst: MacAddress.Broadcast));
-        Assert.Empty(s.Wire.Frames);
+        UdpDatagram.Write(u, 5000, 4444, 1).UpdateChecksum(TestStack.PeerIp, Ipv4Address.Broadcast);
+        s.Receive(TestStack.IpFrame(IpProtocol.Udp, u, dst: Ipv4Address.Broadcast, ethDst: MacAddress.Broadcast));
+        Assert.Empty(s.Sent);
         Assert.Equal(1, s.Stack.Counters.DroppedFor(DropReason.UdpNoSocket));
     }
 
     [Fact]
     public void Bad_checksum_and_bad_length_are_dropped_and_counted_without_an_answer()
     {
-        var s = new StackFixture();
+        var s = TestStack.Started();
         s.LearnPeer();
-        var bad = StackFixture.UdpFrame(5000, 4444, "data"u8);
+        var bad = TestStack.UdpFrame(5000, 4444, "data"u8);
         bad[34 + 6] ^= 0x55;
         s.Receive(bad);
-        var longer = StackFixture.UdpFrame(5000, 4444, "data"u8);
+        var longer = TestStack.UdpFrame(5000, 4444, "data"u8);
         longer[34 + 5] = 200; // length field beyond the IP payload
         s.Receive(longer);
-        s.Receive(StackFixture.IpFrame(IpProtocol.Udp, new byte[5]));
-        Assert.Empty(s.Wire.Frames);
+        s.Receive(TestStack.IpFrame(IpProtocol.Udp, new byte[5]));
+        Assert.Empty(s.Sent);
         Assert.Equal(1, s.Stack.Counters.DroppedFor(DropReason.UdpBadChecksum));
         Assert.Equal(1, s.Stack.Counters.DroppedFor(DropReason.UdpBadLength));
         Assert.Equal(1, s.Stack.Counters.DroppedFor(DropReason.UdpTruncated));
@@ -86,9 +88,9 @@ public sealed class UdpLayerTests
     [Fact]
     public void A_zero_checksum_means_none_and_is_accepted()
     {
-        var s = new StackFixture();
+        var s = TestStack.Started();
         s.LearnPeer();
-        var f = StackFixture.UdpFrame(5000, 4444, "x"u8);
+        var f = TestStack.UdpFrame(5000, 4444, "x"u8);
         f[34 + 6] = 0; f[34 + 7] = 0;
         s.Receive(f);
         Assert.Equal(0, s.Stack.Counters.DroppedFor(DropReason.UdpBadChecksum));
@@ -98,14 +100,14 @@ public sealed class UdpLayerTests
     [Fact]
     public void No_icmp_error_about_an_icmp_error()
     {
-        var s = new StackFixture();
+        var s = TestStack.Started();
         s.LearnPeer();
         // An ICMP error message sent to us in a protocol we do not speak would need protocol unreachable;
         // but an ICMP error itself must never be answered with one (RFC 1122 3.2.2): send a bogus error type.
         var icmp = new byte[8 + 28];
         new IcmpMessage(icmp) { Type = IcmpType.DestinationUnreachable, Code = 3 }.UpdateChecksum();
-        s.Receive(StackFixture.IpFrame(IpProtocol.Icmp, icmp));
-        Assert.Empty(s.Wire.Frames);
+        s.Receive(TestStack.IpFrame(IpProtocol.Icmp, icmp));
+        Assert.Empty(s.Sent);
     }
 }
 

@@ -1,4 +1,4 @@
-using UserNet.Tests.TestSupport;
+using UserNet.TestSupport;
 using UserNet.Wire;
 
 namespace UserNet.Tests.Wire;

@@ -1,9 +1,9 @@
 using UserNet.Core;
 
-namespace UserNet.Tests.TestSupport;
+namespace UserNet.TestSupport;
 
 /// <summary>Keeps a copy of every frame the stack sends, in order.</summary>
-internal sealed class CapturingTransmitter : IFrameTransmitter
+public sealed class CapturingTransmitter : IFrameTransmitter
 {
     public List<byte[]> Frames { get; } = new();
 

@@ -1,13 +1,14 @@
 using UserNet.Core;
+using UserNet.Stack;
 using UserNet.Wire;
 
-namespace UserNet.Tests.TestSupport;
+namespace UserNet.TestSupport;
 
 /// <summary>
 /// A bare <see cref="NetStack"/> on 10.0.0.2/24 with a capturing transmitter and a clock the test moves by hand.
 /// The neighbours have fixed addresses so expected frames can be written out in full.
 /// </summary>
-internal sealed class StackUnderTest : IDisposable
+public sealed class TestStack : IDisposable
 {
     public static readonly MacAddress OurMac = MacAddress.Parse("02:00:00:00:00:02");
     public static readonly Ipv4Address OurIp = Ipv4Address.Parse("10.0.0.2");
@@ -20,7 +21,8 @@ internal sealed class StackUnderTest : IDisposable
     /// <summary>Options for our stack; anything not given keeps the library's default.</summary>
     public static StackOptions Options(string address = "10.0.0.2/24", Ipv4Address? gateway = null, TimeSpan? arpEntryLifetime = null,
         TimeSpan? arpRequestInterval = null, int? arpRequestAttempts = null, int? arpQueueLength = null,
-        int? arpCacheCapacity = null, TimeSpan? arpDefendInterval = null, int? icmpErrorsPerSecond = null, int? icmpErrorBurst = null)
+        int? arpCacheCapacity = null, TimeSpan? arpDefendInterval = null, int? icmpErrorsPerSecond = null, int? icmpErrorBurst = null,
+        int? seed = null)
     {
         var d = new StackOptions { Address = Ipv4Subnet.Parse(address), Mac = OurMac };
         return new StackOptions
@@ -29,6 +31,7 @@ internal sealed class StackUnderTest : IDisposable
             Mac = d.Mac,
             Gateway = gateway,
             Name = "under-test",
+            Seed = seed,
             ArpEntryLifetime = arpEntryLifetime ?? d.ArpEntryLifetime,
             ArpRequestInterval = arpRequestInterval ?? d.ArpRequestInterval,
             ArpRequestAttempts = arpRequestAttempts ?? d.ArpRequestAttempts,
@@ -42,12 +45,26 @@ internal sealed class StackUnderTest : IDisposable
 
     private readonly CapturingTransmitter _wire = new();
 
-    public StackUnderTest(StackOptions? options = null)
+    public TestStack(StackOptions? options = null)
     {
         Stack = new NetStack(options ?? Options(), _wire);
     }
 
+    /// <summary>
+    /// A stack already started (its announcement cleared), seeded (seed 1), at 1 s: <paramref name="configure"/> may
+    /// change the options, starting from ours.
+    /// </summary>
+    public static TestStack Started(Func<StackOptions, StackOptions>? configure = null)
+    {
+        var o = new StackOptions { Address = new Ipv4Subnet(OurIp, 24), Mac = OurMac, Seed = 1 };
+        var s = new TestStack(configure?.Invoke(o) ?? o) { Now = TimeSpan.FromSeconds(1) };
+        s.Start();
+        s.ClearSent();
+        return s;
+    }
+
     public NetStack Stack { get; }
+    public StackOptions StackOptions => Stack.Options;
     public StackCounters Counters => Stack.Counters;
     /// <summary>Every frame the stack sent, oldest first.</summary>
     public List<byte[]> Sent => _wire.Frames;
@@ -76,6 +93,25 @@ internal sealed class StackUnderTest : IDisposable
     /// <summary>An echo request from the peer to us, as Linux ping sends it.</summary>
     public static byte[] EchoFromPeer(ushort sequence = 1, ushort identifier = 0x0d2f, int dataLength = 56) =>
         Frames.EchoRequest(OurMac, PeerMac, PeerIp, OurIp, identifier, sequence, Frames.PingData(dataLength));
+
+    /// <summary>An IPv4 frame from the peer to the stack carrying <paramref name="payload"/>.</summary>
+    public static byte[] IpFrame(byte protocol, ReadOnlySpan<byte> payload, Ipv4Address? dst = null, Ipv4Address? src = null, MacAddress? ethDst = null)
+    {
+        var f = new byte[34 + payload.Length];
+        EthernetFrame.Write(f, ethDst ?? OurMac, PeerMac, EtherType.Ipv4);
+        payload.CopyTo(f.AsSpan(34));
+        Ipv4Header.Write(f.AsSpan(14), src ?? PeerIp, dst ?? OurIp, protocol, payload.Length, 99);
+        return f;
+    }
+
+    /// <summary>A UDP datagram from the peer with a correct checksum.</summary>
+    public static byte[] UdpFrame(ushort srcPort, ushort dstPort, ReadOnlySpan<byte> data, Ipv4Address? dst = null)
+    {
+        var u = new byte[8 + data.Length];
+        data.CopyTo(u.AsSpan(8));
+        UdpDatagram.Write(u, srcPort, dstPort, data.Length).UpdateChecksum(PeerIp, dst ?? OurIp);
+        return IpFrame(IpProtocol.Udp, u, dst);
+    }
 
     public void Dispose() => Stack.Dispose();
 }

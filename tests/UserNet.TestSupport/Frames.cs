@@ -1,12 +1,12 @@
 using UserNet.Wire;
 
-namespace UserNet.Tests.TestSupport;
+namespace UserNet.TestSupport;
 
 /// <summary>
 /// Builds the frames a neighbour would send us. Uses our own wire views, which the Wire tests check
 /// against real packets and against PacketDotNet.
 /// </summary>
-internal static class Frames
+public static class Frames
 {
     public const int ArpFrameLength = EthernetFrame.HeaderLength + ArpPacket.Length;
 

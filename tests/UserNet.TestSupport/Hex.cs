@@ -1,7 +1,7 @@
-namespace UserNet.Tests.TestSupport;
+namespace UserNet.TestSupport;
 
 /// <summary>Byte arrays written as hex dumps, the way a capture tool prints them.</summary>
-internal static class Hex
+public static class Hex
 {
     /// <summary>Parses hex digits, ignoring whitespace, so a dump can be pasted line by line.</summary>
     public static byte[] Bytes(string dump)

@@ -1,19 +1,20 @@
+using Xunit;
 using UserNet.Wire;
 
-namespace UserNet.Tests.TestSupport;
+namespace UserNet.TestSupport;
 
-internal sealed record EthernetFields(MacAddress Destination, MacAddress Source, ushort EtherType, int FrameLength);
+public sealed record EthernetFields(MacAddress Destination, MacAddress Source, ushort EtherType, int FrameLength);
 
-internal sealed record ArpFields(ushort HardwareType, ushort ProtocolType, byte HardwareLength, byte ProtocolLength,
+public sealed record ArpFields(ushort HardwareType, ushort ProtocolType, byte HardwareLength, byte ProtocolLength,
     ArpOperation Operation, MacAddress SenderMac, Ipv4Address SenderIp, MacAddress TargetMac, Ipv4Address TargetIp);
 
-internal sealed record Ipv4Fields(Ipv4Address Source, Ipv4Address Destination, byte Protocol, byte Ttl, int HeaderLength,
+public sealed record Ipv4Fields(Ipv4Address Source, Ipv4Address Destination, byte Protocol, byte Ttl, int HeaderLength,
     int TotalLength, ushort FlagsAndFragmentOffset, bool ChecksumValid, byte[] Header, byte[] Payload);
 
-internal sealed record IcmpFields(byte Type, byte Code, ushort Identifier, ushort Sequence, uint RestOfHeader, bool ChecksumValid, byte[] Data);
+public sealed record IcmpFields(byte Type, byte Code, ushort Identifier, ushort Sequence, uint RestOfHeader, bool ChecksumValid, byte[] Data);
 
 /// <summary>Reads what the stack sent into plain records, so tests can assert on them outside ref-struct scope.</summary>
-internal static class Dissect
+public static class Dissect
 {
     public static EthernetFields Ethernet(byte[] frame)
     {

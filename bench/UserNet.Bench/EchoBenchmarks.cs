@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using UserNet.Core;
+using UserNet.Stack;
 using UserNet.Wire;
 
 namespace UserNet.Bench;

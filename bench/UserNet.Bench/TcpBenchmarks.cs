@@ -2,6 +2,8 @@ using System.Buffers;
 using System.Buffers.Binary;
 using BenchmarkDotNet.Attributes;
 using UserNet.Core;
+using UserNet.Sockets;
+using UserNet.Stack;
 using UserNet.Tcp;
 using UserNet.Wire;
 
@@ -40,8 +42,9 @@ public class TcpBenchmarks
         ArpPacket.Write(arp.AsSpan(14), ArpOperation.Request, PeerMac, PeerIp, MacAddress.Zero, StackIp);
         _stack.Receive(arp, Now);
 
-        var listener = new TcpListenerCore(_stack, StackPort, 8, _stack.Options.Tcp);
-        _stack.Tcp.Listen(listener);
+        var start = TcpConnectionListener.StartAsync(_stack, StackPort, backlog: 8); // a bare core: starts at once
+        if (!start.IsCompletedSuccessfully) throw new InvalidOperationException("listener did not start");
+        var listener = start.Result;
         _peerSeq = 1000;
         _stack.Receive(Segment(TcpFlags.Syn, _peerSeq, 0, 0, new TcpOptions { Mss = Mss, WindowScale = 7 }), Now);
         var synAck = new TcpSegment(_tx.Last.AsSpan(34));
@@ -49,7 +52,7 @@ public class TcpBenchmarks
         _stackSeq = synAck.SequenceNumber + 1;
         _peerSeq++;
         _stack.Receive(Segment(TcpFlags.Ack, _peerSeq, _stackSeq, 0, default), Now);
-        if (!listener.Accepted.Reader.TryRead(out _conn!)) throw new InvalidOperationException("not established");
+        if (!listener.TryAccept(out _conn!)) throw new InvalidOperationException("not established");
 
         _data = Segment(TcpFlags.Ack | TcpFlags.Psh, _peerSeq, _stackSeq, Mss, default);
         _ack = Segment(TcpFlags.Ack, _peerSeq, _stackSeq, 0, default);

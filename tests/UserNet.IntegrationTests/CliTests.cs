@@ -1,3 +1,4 @@
+using UserNet.TestSupport;
 using Xunit;
 
 namespace UserNet.IntegrationTests;
@@ -5,7 +6,7 @@ namespace UserNet.IntegrationTests;
 /// <summary>What a person at the command line sees when things go right and wrong.</summary>
 public sealed class CliTests
 {
-    private static Shell.Result Usernet(params string[] args) => Shell.Run(Cli.Command[0], [.. Cli.Command[1..], .. args], TimeSpan.FromSeconds(60));
+    private static Shell.Result Usernet(params string[] args) => Shell.Run(UsernetCli.Command[0], [.. UsernetCli.Command[1..], .. args], TimeSpan.FromSeconds(60));
 
     private static void AssertOneLineError(Shell.Result r, string expected)
     {
@@ -36,7 +37,7 @@ public sealed class CliTests
     public void A_missing_tap_gets_one_clear_line_and_exit_2()
     {
         using var ns = TestNamespace.Create("notap");
-        var r = ns.Exec(TimeSpan.FromSeconds(60), [.. Cli.Command, "up", "--tap", "nosuch0", "--ip", "10.81.0.2/24"]);
+        var r = ns.Exec(TimeSpan.FromSeconds(60), [.. UsernetCli.Command, "up", "--tap", "nosuch0", "--ip", "10.81.0.2/24"]);
         AssertOneLineError(r, "no interface named nosuch0");
     }
 
@@ -47,7 +48,7 @@ public sealed class CliTests
         ns.AddTap("ut0", "10.81.0.1/24");
         var first = ns.StartUsernet("up", "--tap", "ut0", "--ip", "10.81.0.2/24");
         first.WaitForLine("usernet: up", TimeSpan.FromSeconds(30));
-        var second = ns.Exec(TimeSpan.FromSeconds(60), [.. Cli.Command, "up", "--tap", "ut0", "--ip", "10.81.0.3/24"]);
+        var second = ns.Exec(TimeSpan.FromSeconds(60), [.. UsernetCli.Command, "up", "--tap", "ut0", "--ip", "10.81.0.3/24"]);
         AssertOneLineError(second, "ut0 is busy");
         Assert.Equal(0, first.Terminate(TimeSpan.FromSeconds(30)));
     }

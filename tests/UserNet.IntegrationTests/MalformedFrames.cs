@@ -1,3 +1,4 @@
+using UserNet.TestSupport;
 using UserNet.Wire;
 
 namespace UserNet.IntegrationTests;

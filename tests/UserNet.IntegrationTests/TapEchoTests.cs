@@ -1,3 +1,4 @@
+using UserNet.TestSupport;
 using System.Text.RegularExpressions;
 using UserNet.Wire;
 using Xunit;
@@ -41,7 +42,7 @@ public sealed class TapEchoTests
         using var ns = TestNamespace.Create("uping");
         ns.AddTap(Tap, KernelCidr);
 
-        var r = ns.Exec(TimeSpan.FromSeconds(60), [.. Cli.Command, "ping", "--tap", Tap, "--ip", StackCidr, "-c", "5", "-i", "0.2", KernelIp]);
+        var r = ns.Exec(TimeSpan.FromSeconds(60), [.. UsernetCli.Command, "ping", "--tap", Tap, "--ip", StackCidr, "-c", "5", "-i", "0.2", KernelIp]);
 
         Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
         var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -60,7 +61,7 @@ public sealed class TapEchoTests
         ns.AddTap(Tap, KernelCidr);
 
         // 10.80.0.99 is on the link but nobody owns it: ARP gets no answer.
-        var r = ns.Exec(TimeSpan.FromSeconds(60), [.. Cli.Command, "ping", "--tap", Tap, "--ip", StackCidr, "-c", "2", "-i", "0.2", "-W", "1", "10.80.0.99"]);
+        var r = ns.Exec(TimeSpan.FromSeconds(60), [.. UsernetCli.Command, "ping", "--tap", Tap, "--ip", StackCidr, "-c", "2", "-i", "0.2", "-W", "1", "10.80.0.99"]);
 
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("2 packets transmitted, 0 received, 100% packet loss", r.Stdout);
@@ -74,7 +75,7 @@ public sealed class TapEchoTests
         ns.AddTap(Tap, KernelCidr);
 
         // ARP gives up after three requests a second apart; each echo request that waited is reported, in order.
-        var r = ns.Exec(TimeSpan.FromSeconds(60), [.. Cli.Command, "ping", "--tap", Tap, "--ip", StackCidr, "-c", "3", "-i", "0.5", "-W", "5", "10.80.0.99"]);
+        var r = ns.Exec(TimeSpan.FromSeconds(60), [.. UsernetCli.Command, "ping", "--tap", Tap, "--ip", StackCidr, "-c", "3", "-i", "0.5", "-W", "5", "10.80.0.99"]);
 
         Assert.Equal(1, r.ExitCode);
         var lines = r.Stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);

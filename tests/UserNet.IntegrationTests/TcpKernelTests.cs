@@ -1,3 +1,4 @@
+using UserNet.TestSupport;
 using System.Security.Cryptography;
 using Xunit;
 
@@ -55,7 +56,7 @@ table inet lossy {
         catch { ns.Dispose(); throw; }
     }
 
-    private static string Usernet => string.Join(' ', Cli.Command);
+    private static string Usernet => string.Join(' ', UsernetCli.Command);
 
     [Theory]
     [InlineData(false)]

@@ -1,3 +1,4 @@
+using UserNet.TestSupport;
 using System.Text.RegularExpressions;
 using UserNet.Wire;
 using Xunit;
@@ -117,7 +118,7 @@ except ConnectionRefusedError:
     {
         using var ns = TestNamespace.Create("ubigping");
         ns.AddTap(Tap, KernelIp + "/24");
-        var r = ns.Exec(TimeSpan.FromSeconds(60), [.. Cli.Command, "ping", "--tap", Tap, "--ip", StackIp + "/24", "-c", "3", "-i", "0.2", "-s", "30000", KernelIp]);
+        var r = ns.Exec(TimeSpan.FromSeconds(60), [.. UsernetCli.Command, "ping", "--tap", Tap, "--ip", StackIp + "/24", "-c", "3", "-i", "0.2", "-s", "30000", KernelIp]);
         Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
         Assert.StartsWith($"PING {KernelIp} ({KernelIp}) 30000(30028) bytes of data.", r.Stdout);
         Assert.Equal(3, Regex.Matches(r.Stdout, @"^30008 bytes from 10\.82\.0\.1: icmp_seq=\d ttl=64 time=", RegexOptions.Multiline).Count);
@@ -172,7 +173,7 @@ for _ in range(2):
 """, KernelIp]);
         server.WaitForLine("ready", TimeSpan.FromSeconds(10));
         var r = ns.Exec(TimeSpan.FromSeconds(60), "sh", "-c",
-            $"printf 'hello\nworld\n' | {string.Join(' ', Cli.Command)} nc --tap {Tap} --ip {StackIp}/24 -u -w 2 {KernelIp} 9999");
+            $"printf 'hello\nworld\n' | {string.Join(' ', UsernetCli.Command)} nc --tap {Tap} --ip {StackIp}/24 -u -w 2 {KernelIp} 9999");
         Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
         Assert.Equal("HELLO\nWORLD\n", r.Stdout);
     }
@@ -183,7 +184,7 @@ for _ in range(2):
         using var ns = TestNamespace.Create("ncrefused");
         ns.AddTap(Tap, KernelIp + "/24");
         var r = ns.Exec(TimeSpan.FromSeconds(60), "sh", "-c",
-            $"printf 'hello\n' | {string.Join(' ', Cli.Command)} nc --tap {Tap} --ip {StackIp}/24 -u -w 3 {KernelIp} 9998");
+            $"printf 'hello\n' | {string.Join(' ', UsernetCli.Command)} nc --tap {Tap} --ip {StackIp}/24 -u -w 3 {KernelIp} 9998");
         Assert.Equal(1, r.ExitCode);
         Assert.Contains("Connection refused", r.Stderr);
     }

@@ -42,11 +42,11 @@ public static class Shell
 
     /// <summary>The usernet CLI built next to the tests, in UTC.</summary>
     public static Result Usernet(params string[] args) =>
-        Run(Cli.Command[0], [.. Cli.Command[1..], .. args], env: new Dictionary<string, string> { ["TZ"] = "UTC" });
+        Run(UsernetCli.Command[0], [.. UsernetCli.Command[1..], .. args], env: new Dictionary<string, string> { ["TZ"] = "UTC" });
 }
 
 /// <summary>How to run the usernet CLI built next to the tests.</summary>
-public static class Cli
+public static class UsernetCli
 {
     public static string[] Command
     {

@@ -53,7 +53,7 @@ public sealed class TestNamespace : IDisposable
     /// <summary>Starts the usernet CLI inside the namespace, collecting its output as it comes.</summary>
     public UsernetProcess StartUsernet(params string[] args)
     {
-        var p = UsernetProcess.Start(["ip", "netns", "exec", Name, .. Cli.Command, .. args]);
+        var p = UsernetProcess.Start(["ip", "netns", "exec", Name, .. UsernetCli.Command, .. args]);
         _started.Add(p.Process);
         return p;
     }

@@ -1,3 +1,4 @@
+using UserNet.TestSupport;
 using System.Buffers.Binary;
 using UserNet.Capture;
 using Xunit;

@@ -1,3 +1,4 @@
+using UserNet.TestSupport;
 using System.Diagnostics;
 using Xunit;
 
@@ -101,10 +102,11 @@ public sealed class CliTests
     [Fact]
     public void Trace_i_captures_live_from_a_tap_while_the_kernel_pings_the_stack()
     {
-        using var ns = LiveNamespace.WithTap("live", "10.82.0.1/24");
-        var up = ns.Start("up", "--tap", "tap0", "--ip", "10.82.0.2/24", "--mac", "02:00:00:00:82:02");
+        using var ns = TestNamespace.Create("live", prefix: "untrace");
+        ns.AddTap("tap0", "10.82.0.1/24");
+        var up = ns.StartUsernet("up", "--tap", "tap0", "--ip", "10.82.0.2/24", "--mac", "02:00:00:00:82:02");
         up.WaitFor("usernet: up");
-        var trace = ns.Start("trace", "-i", "tap0", "-c", "6", "-t");
+        var trace = ns.StartUsernet("trace", "-i", "tap0", "-c", "6", "-t");
         trace.WaitFor("usernet trace: listening on tap0", stderr: true);
         var ping = ns.Exec("ping", "-c", "2", "-i", "0.2", "-W", "2", "10.82.0.2");
         Assert.True(ping.ExitCode == 0, ping.Stdout + ping.Stderr);
@@ -126,9 +128,10 @@ public sealed class CliTests
         var path = Path.Combine(Path.GetTempPath(), $"usernet-{Guid.NewGuid():N}.pcapng");
         try
         {
-            using (var ns = LiveNamespace.WithTap("pcap", "10.83.0.1/24"))
+            using (var ns = TestNamespace.Create("pcap", prefix: "untrace"))
             {
-                var up = ns.Start("up", "--tap", "tap0", "--ip", "10.83.0.2/24", "--mac", "02:00:00:00:83:02", "--pcap", path);
+                ns.AddTap("tap0", "10.83.0.1/24");
+                var up = ns.StartUsernet("up", "--tap", "tap0", "--ip", "10.83.0.2/24", "--mac", "02:00:00:00:83:02", "--pcap", path);
                 up.WaitFor("usernet: up");
                 var ping = ns.Exec("ping", "-c", "1", "-W", "2", "10.83.0.2");
                 Assert.True(ping.ExitCode == 0, ping.Stdout + ping.Stderr);

@@ -1,6 +1,8 @@
+using UserNet.TestSupport;
 using UserNet.Capture;
 using UserNet.Core;
 using UserNet.Replay;
+using UserNet.Stack;
 using UserNet.Wire;
 using Xunit;
 
@@ -39,7 +41,7 @@ public sealed class RecorderAndReplayTests
     {
         var ms = new MemoryStream();
         var recorder = new PcapNgRecorder(new PcapNgWriter(ms), 1_700_000_000_000_000_000);
-        using (var stack = new NetStack(new StackOptions { Address = Ipv4Subnet.Parse("10.0.0.2/24"), Mac = Us, Seed = 1 }, new NoDevice()) { Observer = recorder })
+        using (var stack = new NetStack(new StackOptions { Address = Ipv4Subnet.Parse("10.0.0.2/24"), Mac = Us, Seed = 1, Observer = recorder }, new NoDevice()))
         {
             stack.Receive(ArpRequest(), TimeSpan.FromSeconds(1));
             stack.Receive(EchoRequest(badIpChecksum: false), TimeSpan.FromSeconds(2));

@@ -1,3 +1,4 @@
+using UserNet.TestSupport;
 using UserNet.Capture;
 using UserNet.Tracing;
 using Xunit;

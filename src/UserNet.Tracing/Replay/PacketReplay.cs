@@ -34,7 +34,15 @@ public static class PacketReplay
     {
         ArgumentNullException.ThrowIfNull(records);
         ArgumentNullException.ThrowIfNull(options);
-        using var session = new ReplaySession(records, options);
-        return session.Run();
+        // Application code continues inline on this thread, one piece at a time (see ReplaySession). A synchronization
+        // context of the caller's would make .NET send continuations to the thread pool instead, out of order.
+        var context = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(null);
+        try
+        {
+            using var session = new ReplaySession(records, options);
+            return session.Run();
+        }
+        finally { SynchronizationContext.SetSynchronizationContext(context); }
     }
 }

@@ -82,6 +82,7 @@ internal sealed class ReplaySession : IDisposable
     {
         var start = StackServices.StartAsync(_stack, ["echo", "discard"], _narration);
         while (!start.IsCompleted && _scheduler.TryTake(out var work)) _stack.RunApplicationWork(work, _now);
+        if (!start.IsCompleted) throw new InvalidOperationException("the services did not start on the replay's stack");
         start.GetAwaiter().GetResult(); // bound on a fresh stack: nothing can be in the way
         _narration.Lines.Clear();
         return true;

@@ -93,26 +93,26 @@ internal sealed class RttEstimator
     public void StopTiming() => _timing = false;
 
     /// <summary>
-    /// A round-trip measurement R (RFC 6298 (2.2), (2.3)). The first sets SRTT = R, RTTVAR = R/2; later ones set
+    /// A round-trip measurement R, <paramref name="rtt"/> (RFC 6298 (2.2), (2.3)). The first sets SRTT = R, RTTVAR = R/2; later ones set
     /// RTTVAR = 3/4 RTTVAR + 1/4 |SRTT - R|, then SRTT = 7/8 SRTT + 1/8 R. Then RTO = SRTT + max(G, 4 RTTVAR), held
     /// within [min, max] ((2.4), (2.5)).
     /// </summary>
-    public void AddSample(TimeSpan r)
+    public void AddSample(TimeSpan rtt)
     {
         // TimeSpan's * and / round to the nearest tick (halves to even), in this order, as the TCB always computed it:
         // the same samples give the same RTO to the tick.
         if (!_hasSample)
         {
-            _srtt = r;
-            _rttvar = r / 2;
+            _srtt = rtt;
+            _rttvar = rtt / 2;
             _hasSample = true;
         }
         else
         {
             // RTTVAR first: it uses the SRTT from before this sample (2.3).
-            var delta = (_srtt - r).Duration();
+            var delta = (_srtt - rtt).Duration();
             _rttvar = _rttvar * 3 / 4 + delta / 4;
-            _srtt = _srtt * 7 / 8 + r / 8;
+            _srtt = _srtt * 7 / 8 + rtt / 8;
         }
         var rto = _srtt + TimeSpan.FromTicks(Math.Max(ClockGranularity.Ticks, 4 * _rttvar.Ticks));
         _rto = Clamp(rto);

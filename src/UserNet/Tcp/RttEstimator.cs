@@ -93,9 +93,9 @@ internal sealed class RttEstimator
     public void StopTiming() => _timing = false;
 
     /// <summary>
-    /// A round-trip measurement R, <paramref name="rtt"/> (RFC 6298 (2.2), (2.3)). The first sets SRTT = R, RTTVAR = R/2; later ones set
-    /// RTTVAR = 3/4 RTTVAR + 1/4 |SRTT - R|, then SRTT = 7/8 SRTT + 1/8 R. Then RTO = SRTT + max(G, 4 RTTVAR), held
-    /// within [min, max] ((2.4), (2.5)).
+    /// A round-trip measurement R, <paramref name="rtt"/> (RFC 6298 (2.2), (2.3)). The first sets SRTT = R and
+    /// RTTVAR = R/2; later ones set RTTVAR = 3/4 RTTVAR + 1/4 |SRTT - R|, then SRTT = 7/8 SRTT + 1/8 R. Then
+    /// RTO = SRTT + max(G, 4 RTTVAR), held within [min, max] ((2.4), (2.5)).
     /// </summary>
     public void AddSample(TimeSpan rtt)
     {

@@ -38,8 +38,12 @@ internal sealed class TcpReceivePipe : ITcpReceiveBuffer, IValueTaskSource<ReadR
     /// <summary>The end of the buffer last handed to the reader: the furthest an AdvanceTo may reach.</summary>
     private long _readEnd;
     private int _blocksHeld;
+    /// <summary>The end of the stream as the reader sees it: published through the reader scheduler (see <see cref="Complete"/>).</summary>
     private bool _writerCompleted;
     private ExceptionDispatchInfo? _writerError;
+    /// <summary>The end of the stream as the loop asked for it; nothing may be written after it.</summary>
+    private bool _completeRequested;
+    private Exception? _requestedError;
     private volatile bool _readerCompleted;
     /// <summary>The loop is copying into blocks outside the lock: a reader's Complete leaves them to it to return.</summary>
     private bool _writing;
@@ -100,7 +104,7 @@ internal sealed class TcpReceivePipe : ITcpReceiveBuffer, IValueTaskSource<ReadR
         lock (_lock)
         {
             if (_readerCompleted) return; // nobody will read it: acknowledged and thrown away
-            if (_writerCompleted) ThrowWriterCompleted();
+            if (_completeRequested) ThrowWriterCompleted();
             if ((long)offset + data.Length > _capacity - (_committed - _consumed))
                 throw new ArgumentOutOfRangeException(nameof(data), "The write reaches past the receive window.");
             start = _committed + offset;
@@ -149,7 +153,7 @@ internal sealed class TcpReceivePipe : ITcpReceiveBuffer, IValueTaskSource<ReadR
                 _examined = _readEnd = _committed;
                 return;
             }
-            if (_writerCompleted) ThrowWriterCompleted();
+            if (_completeRequested) ThrowWriterCompleted();
             long end = _committed + count;
             for (long b = _committed / BlockSize; b * BlockSize < end; b++)
             {
@@ -166,15 +170,28 @@ internal sealed class TcpReceivePipe : ITcpReceiveBuffer, IValueTaskSource<ReadR
 
     public void Complete(Exception? error = null)
     {
+        lock (_lock)
+        {
+            if (_completeRequested) return;
+            _completeRequested = true;
+            _requestedError = error;
+        }
+        // The end of the stream (or the reset) reaches the reader through its scheduler, after the bytes before it: a
+        // reader taking those bytes sees the end on a later read, as recv(2) returns the data and then 0. A host that
+        // steps the application (a replay) so sees two steps, as the application on its own thread would take them.
+        _readerScheduler.Schedule(static s => ((TcpReceivePipe)s!).PublishCompletion(), this);
+    }
+
+    private void PublishCompletion()
+    {
         bool wake;
         lock (_lock)
         {
-            if (_writerCompleted) return;
             _writerCompleted = true;
-            if (error is not null) _writerError = ExceptionDispatchInfo.Capture(error);
+            if (_requestedError is { } e) _writerError = ExceptionDispatchInfo.Capture(e);
             wake = WakeDue();
         }
-        if (wake) ScheduleWake();
+        if (wake) Wake(); // already where the scheduler runs the reader
     }
 
     // =================================================================== the application's side

@@ -22,6 +22,8 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
 {
     private readonly Dictionary<(uint RemoteAddress, ushort RemotePort, ushort LocalPort), TcpControlBlock> _connections = new();
     private readonly Dictionary<ushort, TcpListenerCore> _listeners = new();
+    /// <summary>Every connection with a timer armed, by its earliest deadline: a poll visits only those due.</summary>
+    private readonly DeadlineHeap<TcpControlBlock> _timers = new();
     private readonly List<TcpControlBlock> _due = new();
     private readonly byte[] _isnKey = new byte[32];
     private readonly TokenBucket _challengeAcks;
@@ -153,8 +155,12 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
         listener.Close();
     }
 
+    /// <summary>A connection's timers changed: keep its place in the deadline heap.</summary>
+    public void Reschedule(TcpControlBlock tcb) => _timers.Set(tcb, tcb.NextDeadline);
+
     public void Remove(TcpControlBlock tcb)
     {
+        _timers.Remove(tcb);
         if (_connections.TryGetValue((tcb.RemoteAddress.Value, tcb.RemotePort, tcb.LocalPort), out var t) && t == tcb)
             _connections.Remove((tcb.RemoteAddress.Value, tcb.RemotePort, tcb.LocalPort));
     }
@@ -203,21 +209,15 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
         return true;
     }
 
-    public TimeSpan NextDeadline
-    {
-        get
-        {
-            var min = TimeSpan.MaxValue;
-            foreach (var c in _connections.Values) { var d = c.NextDeadline; if (d < min) min = d; }
-            return min;
-        }
-    }
+    public TimeSpan NextDeadline => _timers.Earliest;
 
     public void Poll()
     {
         var now = Context.Now;
+        // Take every connection that is due first, then run them: a timer that re-arms at or before now waits for the
+        // next poll instead of running twice in this one.
         _due.Clear();
-        foreach (var c in _connections.Values) if (c.NextDeadline <= now) _due.Add(c);
+        while (_timers.TryTakeDue(now, out var c)) _due.Add(c);
         foreach (var c in _due) c.OnTimer();
         _due.Clear();
     }
@@ -226,6 +226,7 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
     {
         foreach (var c in _connections.Values.ToArray()) c.Abort();
         _connections.Clear();
+        _timers.Clear();
         foreach (var l in _listeners.Values.ToArray()) l.Close();
         _listeners.Clear();
     }

@@ -35,6 +35,9 @@ public sealed record TcpSettings
     public int KeepAliveProbes { get; init; } = 9;
     /// <summary>Challenge ACKs allowed per second (RFC 5961 section 7).</summary>
     public int ChallengeAcksPerSecond { get; init; } = 100;
-    /// <summary>Out-of-order segments held per connection before more are dropped.</summary>
-    public int MaxOutOfOrderSegments { get; init; } = 256;
+    /// <summary>
+    /// Separate out-of-order ranges (holes) a connection keeps track of; a segment that would start one more is
+    /// dropped (and counted). The bytes themselves wait in the receive buffer, so its size bounds their memory.
+    /// </summary>
+    public int MaxOutOfOrderRanges { get; init; } = 256;
 }

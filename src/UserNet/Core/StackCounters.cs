@@ -7,7 +7,7 @@ namespace UserNet.Core;
 /// Per-layer packet counts and drops by reason. The loop thread bumps plain fields (no locks, no allocation);
 /// <see cref="System.Diagnostics.Metrics"/> reads them through observable instruments on the meter <c>UserNet</c>.
 /// </summary>
-public sealed class StackCounters : IDisposable
+public sealed class StackCounters
 {
     public const string MeterName = "UserNet";
 
@@ -17,7 +17,7 @@ public sealed class StackCounters : IDisposable
     private readonly long[] _dropped = new long[DropReasons.Count];
     private readonly Meter _meter;
 
-    public StackCounters(string stackName)
+    internal StackCounters(string stackName)
     {
         _meter = new Meter(MeterName);
         var stackTag = new KeyValuePair<string, object?>("stack", stackName);
@@ -86,5 +86,6 @@ public sealed class StackCounters : IDisposable
         return sb.ToString();
     }
 
-    public void Dispose() => _meter.Dispose();
+    /// <summary>Stops the instruments (the stack is disposed).</summary>
+    internal void Dispose() => _meter.Dispose();
 }

@@ -4,7 +4,7 @@ namespace UserNet.Tcp;
 /// A TCP sequence number: 32 bits that wrap. Comparison is modulo 2^32 (RFC 9293 section 3.4): a is before b when
 /// (b - a) taken as a signed 32-bit number is positive, which holds while the two are less than 2^31 apart.
 /// </summary>
-public readonly record struct SeqNumber(uint Value) : IComparable<SeqNumber>
+internal readonly record struct SeqNumber(uint Value) : IComparable<SeqNumber>
 {
     public static SeqNumber operator +(SeqNumber a, int n) => new(unchecked(a.Value + (uint)n));
     public static SeqNumber operator +(SeqNumber a, uint n) => new(unchecked(a.Value + n));

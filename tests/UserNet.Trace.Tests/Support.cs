@@ -6,16 +6,9 @@ namespace UserNet.Trace.Tests;
 /// <summary>Where the fixtures and captures are, and how to run tcpdump, tshark and the CLI.</summary>
 internal static class Repo
 {
-    public static readonly string Root = FindRoot();
+    public static readonly string Root = Repository.Root;
     public static string Fixture(string name) => Path.Combine(Root, "tests", "UserNet.Trace.Tests", "Fixtures", name);
     public static string Captures => Path.Combine(Root, "captures");
-
-    private static string FindRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-            if (File.Exists(Path.Combine(d.FullName, "UserNet.sln"))) return d.FullName;
-        throw new InvalidOperationException("cannot find the repository root (UserNet.sln) above " + AppContext.BaseDirectory);
-    }
 
     public static List<CaptureRecord> ReadAll(string path)
     {

@@ -35,13 +35,13 @@ public static partial class StackServices
                 {
                     case "echo":
                         var ue = await UdpSocket.BindAsync(host, EchoPort).ConfigureAwait(false);
-                        running.Add(ue, UdpEchoAsync(ue, log, running.Stop));
+                        running.Add(ue, UdpServiceAsync(ue, echo: true, log, running.Stop));
                         var te = await TcpConnectionListener.StartAsync(host, EchoPort).ConfigureAwait(false);
                         running.Add(te, AcceptAsync(te, "echo", TcpEchoAsync, log, running.Stop));
                         break;
                     case "discard":
                         var ud = await UdpSocket.BindAsync(host, DiscardPort).ConfigureAwait(false);
-                        running.Add(ud, UdpDiscardAsync(ud, log, running.Stop));
+                        running.Add(ud, UdpServiceAsync(ud, echo: false, log, running.Stop));
                         var td = await TcpConnectionListener.StartAsync(host, DiscardPort).ConfigureAwait(false);
                         running.Add(td, AcceptAsync(td, "discard", TcpDiscardAsync, log, running.Stop));
                         break;
@@ -64,36 +64,30 @@ public static partial class StackServices
 
     private static string Bytes(long n) => n == 1 ? "1 byte" : $"{n} bytes";
 
-    /// <summary>RFC 862 over UDP: every datagram goes back to its sender unchanged.</summary>
-    private static async Task UdpEchoAsync(UdpSocket socket, ILogger? log, CancellationToken stop)
+    /// <summary>
+    /// RFC 862 over UDP (<paramref name="echo"/>): every datagram goes back to its sender unchanged; RFC 863: datagrams
+    /// are received and thrown away.
+    /// </summary>
+    private static async Task UdpServiceAsync(UdpSocket socket, bool echo, ILogger? log, CancellationToken stop)
     {
         var buffer = new byte[65535];
         while (!stop.IsCancellationRequested)
         {
-            UdpReceiveFromResult r;
-            try { r = await socket.ReceiveFromAsync(buffer, stop).ConfigureAwait(false); }
+            try
+            {
+                UdpReceiveFromResult r;
+                try { r = await socket.ReceiveFromAsync(buffer, stop).ConfigureAwait(false); }
+                catch (System.Net.Sockets.SocketException) { continue; } // an ICMP error about an earlier echo: nothing to do
+                if (!echo)
+                {
+                    if (log is not null) UdpDiscarded(log, Bytes(r.ReceivedBytes), r.RemoteEndPoint);
+                    continue;
+                }
+                if (log is not null) UdpEchoed(log, Bytes(r.ReceivedBytes), r.RemoteEndPoint);
+                await socket.SendToAsync(buffer.AsMemory(0, r.ReceivedBytes), r.RemoteEndPoint, stop).ConfigureAwait(false);
+            }
             catch (OperationCanceledException) { return; }
             catch (ObjectDisposedException) { return; }
-            catch (System.Net.Sockets.SocketException) { continue; } // an ICMP error about an earlier echo: nothing to do
-            if (log is not null) UdpEchoed(log, Bytes(r.ReceivedBytes), r.RemoteEndPoint);
-            try { await socket.SendToAsync(buffer.AsMemory(0, r.ReceivedBytes), r.RemoteEndPoint, stop).ConfigureAwait(false); }
-            catch (OperationCanceledException) { return; }
-            catch (ObjectDisposedException) { return; }
-        }
-    }
-
-    /// <summary>RFC 863 over UDP: datagrams are received and thrown away.</summary>
-    private static async Task UdpDiscardAsync(UdpSocket socket, ILogger? log, CancellationToken stop)
-    {
-        var buffer = new byte[65535];
-        while (!stop.IsCancellationRequested)
-        {
-            UdpReceiveFromResult r;
-            try { r = await socket.ReceiveFromAsync(buffer, stop).ConfigureAwait(false); }
-            catch (OperationCanceledException) { return; }
-            catch (ObjectDisposedException) { return; }
-            catch (System.Net.Sockets.SocketException) { continue; }
-            if (log is not null) UdpDiscarded(log, Bytes(r.ReceivedBytes), r.RemoteEndPoint);
         }
     }
 

@@ -41,8 +41,10 @@ internal sealed class NewRenoCongestionControl : ICongestionController
                 _dupAcks = 0;
                 return CongestionAction.None;
             }
-            // Partial acknowledgment: deflate by what it acknowledged, add back one segment (step 4).
-            Window = Window > acked ? Window - acked + _mss : _mss;
+            // Partial acknowledgment (RFC 6582 3.2 step 3): deflate by what it acknowledged, and add back one segment
+            // if it acknowledged at least one; never below one segment.
+            uint addBack = acked >= _mss ? _mss : 0;
+            Window = Math.Max(_mss, (Window > acked ? Window - acked : 0) + addBack);
             return CongestionAction.RetransmitNextHole;
         }
         _dupAcks = 0;
@@ -57,9 +59,10 @@ internal sealed class NewRenoCongestionControl : ICongestionController
     public CongestionAction OnDuplicateAck(uint flight, SeqNumber sndUna, SeqNumber sndMax, int threshold)
     {
         _dupAcks++;
-        if (InRecovery) { Window += _mss; return CongestionAction.None; } // RFC 6582 3.2 step 3: inflate per further duplicate
-        // RFC 6582 section 4.1: no second fast retransmit for losses from the same window (the ACK must pass recover).
-        if (_dupAcks < threshold || (_recoverSet && sndUna - 1 <= _recover)) return CongestionAction.None;
+        if (InRecovery) { Window += _mss; return CongestionAction.None; } // RFC 5681 3.2 step 4: inflate per further duplicate
+        // RFC 6582 3.2 step 2 (and section 4): no second fast retransmit for losses from the same window. The ACK must
+        // cover more than recover, the highest byte sent then (ack - 1 > recover); _recover holds SND.MAX, one past it.
+        if (_dupAcks < threshold || (_recoverSet && sndUna <= _recover)) return CongestionAction.None;
         // Fast retransmit (RFC 5681 3.2 steps 2-4).
         SlowStartThreshold = Math.Max(flight / 2, 2 * _mss);
         _recover = sndMax;

@@ -11,8 +11,8 @@ internal readonly record struct SendVerdict(int Length, bool ArmPersist)
 /// When to send a segment and how large (RFC 9293 3.8.6.2.1, RFC 1122 4.2.3.4): at most one MSS and what the usable
 /// window allows; a small segment only when it is all there is and nothing is in flight (Nagle, RFC 896) unless
 /// no-delay is set or the application has finished; a window-limited piece only when it is at least half the largest
-/// window the peer offered (sender silly window avoidance). With nothing in flight a refusal needs the persist timer,
-/// which is also the override timeout that sends the piece anyway.
+/// window the peer offered (sender silly window avoidance) and, unless no-delay is set, nothing is in flight. With
+/// nothing in flight a refusal needs the persist timer, which is also the override timeout that sends the piece anyway.
 /// </summary>
 internal static class TcpSendPolicy
 {
@@ -35,8 +35,9 @@ internal static class TcpSendPolicy
             bool allOfIt = length == unsent;
             // Nagle (RFC 896): one small segment in flight at a time, unless asked not to or finishing.
             if (allOfIt && inFlight > 0 && !noDelay && !finished) return SendVerdict.Wait(armPersist: false);
-            // Sender SWS avoidance: a window-limited piece must be at least half the largest window seen.
-            if (!allOfIt && length < maxWindow / 2) return SendVerdict.Wait(armPersist: inFlight == 0);
+            // Sender SWS avoidance: a window-limited piece must be at least half the largest window seen, and with
+            // Nagle on it waits while data is in flight too ("[SND.NXT = SND.UNA and] min(D,U) >= Fs * Max(SND.WND)").
+            if (!allOfIt && (length < maxWindow / 2 || (inFlight > 0 && !noDelay))) return SendVerdict.Wait(armPersist: inFlight == 0);
         }
         return new SendVerdict(length, false);
     }

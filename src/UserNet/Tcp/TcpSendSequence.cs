@@ -9,6 +9,8 @@ namespace UserNet.Tcp;
 /// </summary>
 internal sealed class TcpSendSequence
 {
+    private bool _synAcknowledged;
+
     public SeqNumber Iss { get; private set; }
     public SeqNumber Una { get; private set; }
     public SeqNumber Nxt { get; private set; }
@@ -37,6 +39,7 @@ internal sealed class TcpSendSequence
     {
         Iss = Una = iss;
         Nxt = Max = iss + 1;
+        _synAcknowledged = false;
     }
 
     /// <summary>
@@ -75,6 +78,7 @@ internal sealed class TcpSendSequence
     public long Acknowledge(SeqNumber ack)
     {
         long data = ack - Una;
+        if (!_synAcknowledged) { _synAcknowledged = true; data--; } // our SYN, the first number acknowledged, takes no buffer byte
         if (FinSent && ack > FinSeq && Una <= FinSeq) data--; // our FIN takes a sequence number but no buffer byte
         Una = ack;
         if (Nxt < Una) Nxt = Una;

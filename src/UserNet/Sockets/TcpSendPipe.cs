@@ -33,26 +33,13 @@ internal sealed class TcpSendPipe : ITcpSendBuffer
     // Every read here marks nothing as examined (AdvanceTo(start, start)): TryRead hands back bytes already
     // examined only when new ones arrive, and unacknowledged bytes must stay readable for retransmission.
 
-    public long Buffered
+    public long Peek(out bool completed)
     {
-        get
-        {
-            if (!_reader.TryRead(out var r)) return 0;
-            long n = r.Buffer.Length;
-            _reader.AdvanceTo(r.Buffer.Start, r.Buffer.Start);
-            return n;
-        }
-    }
-
-    public bool Completed
-    {
-        get
-        {
-            if (!_reader.TryRead(out var r)) return false;
-            bool done = r.IsCompleted;
-            _reader.AdvanceTo(r.Buffer.Start, r.Buffer.Start);
-            return done;
-        }
+        if (!_reader.TryRead(out var r)) { completed = false; return 0; }
+        completed = r.IsCompleted;
+        long n = r.Buffer.Length;
+        _reader.AdvanceTo(r.Buffer.Start, r.Buffer.Start);
+        return n;
     }
 
     public void CopyTo(long offset, Span<byte> destination)

@@ -9,10 +9,11 @@ namespace UserNet.Tcp;
 /// </summary>
 internal interface ITcpSendBuffer
 {
-    /// <summary>Bytes held from SND.UNA on.</summary>
-    long Buffered { get; }
-    /// <summary>True once the application has finished writing: a FIN follows the last byte.</summary>
-    bool Completed { get; }
+    /// <summary>
+    /// Bytes held from SND.UNA on, and (<paramref name="completed"/>) whether the application has finished writing, so
+    /// that a FIN follows the last byte. One look at the buffer for both.
+    /// </summary>
+    long Peek(out bool completed);
     /// <summary>Copies destination.Length bytes starting <paramref name="offset"/> bytes after SND.UNA.</summary>
     void CopyTo(long offset, Span<byte> destination);
     /// <summary>The peer acknowledged the oldest <paramref name="count"/> bytes: they are gone.</summary>

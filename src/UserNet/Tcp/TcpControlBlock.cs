@@ -397,7 +397,7 @@ internal sealed class TcpControlBlock : IDeadlineItem
         uint outstanding = _snd.Outstanding;
         int threshold = 3;
         int segments = (int)((outstanding + _sndMss - 1) / _sndMss);
-        if (segments < 4 && _send.Buffered <= outstanding) threshold = Math.Max(1, segments - 1);
+        if (segments < 4 && _send.Peek(out _) <= outstanding) threshold = Math.Max(1, segments - 1);
         var action = _cc.OnDuplicateAck(outstanding, _snd.Una, _snd.Max, threshold);
         if (action is CongestionAction.None) return;
         _rtt.StopTiming();
@@ -495,8 +495,7 @@ internal sealed class TcpControlBlock : IDeadlineItem
     private void Output()
     {
         if (State is not (TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck)) return;
-        long buffered = _send.Buffered;
-        bool completed = _send.Completed;
+        long buffered = _send.Peek(out bool completed);
         while (true)
         {
             if (_snd.FinSent && _snd.Nxt > _snd.FinSeq) return; // everything including the FIN is out
@@ -546,7 +545,7 @@ internal sealed class TcpControlBlock : IDeadlineItem
     /// <summary>Resends from SND.UNA: up to one MSS of data, or the FIN if that is all that is unacknowledged.</summary>
     private void RetransmitFirst(Decision what)
     {
-        long buffered = _send.Buffered;
+        long buffered = _send.Peek(out _);
         if (buffered > 0)
         {
             int len = (int)Math.Min(buffered, _sndMss);

@@ -130,7 +130,7 @@ public static class DropReasons
         Set(DropReason.TcpNoConnection, Layer.Tcp, "no_connection", "tcp segment for no connection -> rst");
         Set(DropReason.TcpBacklogFull, Layer.Tcp, "backlog_full", "tcp syn while the listener's backlog is full");
         Set(DropReason.TcpOutOfWindow, Layer.Tcp, "out_of_window", "tcp segment outside the receive window");
-        Set(DropReason.TcpOutOfOrderFull, Layer.Tcp, "out_of_order_full", "tcp out-of-order queue full");
+        Set(DropReason.TcpOutOfOrderFull, Layer.Tcp, "out_of_order_full", "tcp out-of-order data in too many separate ranges");
         Set(DropReason.TcpChallengeAckLimited, Layer.Tcp, "challenge_ack_limited", "tcp challenge ack rate limited");
         return t;
     }

@@ -26,5 +26,4 @@ internal static class StackHostExtensions
         });
         return tcs.Task;
     }
-
 }

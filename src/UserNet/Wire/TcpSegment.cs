@@ -51,8 +51,58 @@ public record struct TcpOptions(ushort? Mss, byte? WindowScale, bool SackPermitt
         return true;
     }
 
+    /// <summary>The most bytes a TCP header's options may take (a data offset of 15 words less the 20-byte header).</summary>
+    public const int MaxLength = 40;
+
+    /// <summary>
+    /// The most SACK blocks that fit beside the other options of a segment that is not a SYN (RFC 2018 section 3):
+    /// NOP NOP and the option's own 2 bytes leave room for 4 blocks of 8 bytes in 40, and for 3 beside the 12 bytes
+    /// of NOP NOP TS.
+    /// </summary>
+    public static int MaxSackBlocks(bool timestamps) => timestamps ? 3 : 4;
+
+    /// <summary>
+    /// Copies the blocks of the first SACK option (kind 5, RFC 2018 section 3) in the options area into
+    /// <paramref name="blocks"/>, at most its length, and returns how many it copied. It returns 0 when there is no
+    /// SACK option, when the area is malformed (as <see cref="TryParse"/> judges it), or when the SACK option's
+    /// length is not 2 + 8n with n from 1 to 4.
+    /// </summary>
+    public static int ReadSackBlocks(ReadOnlySpan<byte> area, Span<TcpSackBlock> blocks)
+    {
+        int i = 0;
+        while (i < area.Length)
+        {
+            byte kind = area[i];
+            if (kind == End) break;
+            if (kind == Nop) { i++; continue; }
+            if (i + 1 >= area.Length) return 0;
+            int len = area[i + 1];
+            if (len < 2 || i + len > area.Length) return 0;
+            if (kind == SackKind)
+            {
+                int n = (len - 2) / 8;
+                if ((len - 2) % 8 != 0 || n < 1 || n > 4) return 0;
+                n = Math.Min(n, blocks.Length);
+                var body = area.Slice(i + 2, len - 2);
+                for (int b = 0; b < n; b++)
+                    blocks[b] = new TcpSackBlock(BinaryPrimitives.ReadUInt32BigEndian(body[(8 * b)..]), BinaryPrimitives.ReadUInt32BigEndian(body[(8 * b + 4)..]));
+                return n;
+            }
+            i += len;
+        }
+        return 0;
+    }
+
     /// <summary>Writes the options padded to a multiple of 4 bytes; returns the length written.</summary>
-    public readonly int Write(Span<byte> area)
+    public readonly int Write(Span<byte> area) => Write(area, default);
+
+    /// <summary>
+    /// Writes the options padded to a multiple of 4 bytes, with a SACK option carrying <paramref name="sackBlocks"/>
+    /// after the timestamps as Linux lays it out (<c>nop,nop,TS val x ecr y,nop,nop,sack 1 {a:b}</c>); returns the
+    /// length written. Blocks that would take the options past <see cref="MaxLength"/> bytes, or past 4, are left
+    /// out from the end: the first blocks are the ones that matter (RFC 2018 section 4). No blocks, no SACK option.
+    /// </summary>
+    public readonly int Write(Span<byte> area, ReadOnlySpan<TcpSackBlock> sackBlocks)
     {
         int i = 0;
         if (Mss is { } mss)
@@ -66,6 +116,18 @@ public record struct TcpOptions(ushort? Mss, byte? WindowScale, bool SackPermitt
             area[i++] = Nop; area[i++] = Nop; area[i++] = TimestampKind; area[i++] = 10;
             BinaryPrimitives.WriteUInt32BigEndian(area[i..], tsv); i += 4;
             BinaryPrimitives.WriteUInt32BigEndian(area[i..], TimestampEcho ?? 0); i += 4;
+        }
+        // Every option above and the window scale below take a multiple of 4 bytes, so what is left is exact.
+        int windowScaleLength = WindowScale is null ? 0 : 4;
+        int n = Math.Min(Math.Min(sackBlocks.Length, 4), (MaxLength - i - windowScaleLength - 4) / 8);
+        if (n > 0)
+        {
+            area[i++] = Nop; area[i++] = Nop; area[i++] = SackKind; area[i++] = (byte)(2 + 8 * n);
+            for (int b = 0; b < n; b++)
+            {
+                BinaryPrimitives.WriteUInt32BigEndian(area[i..], sackBlocks[b].Left); i += 4;
+                BinaryPrimitives.WriteUInt32BigEndian(area[i..], sackBlocks[b].Right); i += 4;
+            }
         }
         if (WindowScale is { } ws) { area[i++] = Nop; area[i++] = WindowScaleKind; area[i++] = 3; area[i++] = ws; }
         while (i % 4 != 0) area[i++] = End;
@@ -126,9 +188,16 @@ public readonly ref struct TcpSegment
     }
 
     /// <summary>Writes a header with the given options (payload, if any, already in place after it); returns the header length.</summary>
-    public static int WriteHeader(Span<byte> buffer, ushort sourcePort, ushort destinationPort, uint seq, uint ack, TcpFlags flags, ushort window, in TcpOptions options)
+    public static int WriteHeader(Span<byte> buffer, ushort sourcePort, ushort destinationPort, uint seq, uint ack, TcpFlags flags, ushort window, in TcpOptions options) =>
+        WriteHeader(buffer, sourcePort, destinationPort, seq, ack, flags, window, options, default);
+
+    /// <summary>
+    /// Writes a header with the given options and a SACK option carrying <paramref name="sackBlocks"/> (as many as
+    /// fit, see <see cref="TcpOptions.Write(Span{byte}, ReadOnlySpan{TcpSackBlock})"/>); returns the header length.
+    /// </summary>
+    public static int WriteHeader(Span<byte> buffer, ushort sourcePort, ushort destinationPort, uint seq, uint ack, TcpFlags flags, ushort window, in TcpOptions options, ReadOnlySpan<TcpSackBlock> sackBlocks)
     {
-        int optLen = options.Write(buffer[MinimumHeaderLength..]);
+        int optLen = options.Write(buffer[MinimumHeaderLength..], sackBlocks);
         int hl = MinimumHeaderLength + optLen;
         var s = new TcpSegment(buffer)
         {

@@ -98,6 +98,13 @@ internal enum Decision : byte
     TcpKeepAliveSent,
     TcpWindowUpdateSent,
     TcpRstSent,
+    TcpRackRetransmission,
+    TcpTimeoutRetransmission,
+    TcpLossProbeSent,
+    TcpLossProbeRetransmission,
+    TcpSackRecovery,
+    TcpSpuriousTimeout,
+    TcpSpuriousRetransmission,
 }
 
 /// <summary>The layer and the plain words of each <see cref="Decision"/>.</summary>
@@ -196,6 +203,13 @@ internal static class Decisions
         Set(Decision.TcpKeepAliveSent, Layer.Tcp, "tcp keep-alive");
         Set(Decision.TcpWindowUpdateSent, Layer.Tcp, "tcp window update");
         Set(Decision.TcpRstSent, Layer.Tcp, "tcp rst");
+        Set(Decision.TcpRackRetransmission, Layer.Tcp, "tcp retransmission (rack: lost by time)");
+        Set(Decision.TcpTimeoutRetransmission, Layer.Tcp, "tcp retransmission (timeout)");
+        Set(Decision.TcpLossProbeSent, Layer.Tcp, "tcp tail loss probe (new data)");
+        Set(Decision.TcpLossProbeRetransmission, Layer.Tcp, "tcp tail loss probe (last segment again)");
+        Set(Decision.TcpSackRecovery, Layer.Tcp, "tcp ack with sack -> segments marked lost -> recovery");
+        Set(Decision.TcpSpuriousTimeout, Layer.Tcp, "tcp ack echoes a timestamp from before the timeout -> spurious, window restored");
+        Set(Decision.TcpSpuriousRetransmission, Layer.Tcp, "tcp d-sack: a retransmission was not needed");
 
         for (int i = 1; i < t.Length; i++)
             if (t[i].Item2 is null) throw new InvalidOperationException($"decision {(Decision)i} has no words");

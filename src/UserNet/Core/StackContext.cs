@@ -14,6 +14,7 @@ internal sealed class StackContext
     private readonly IFrameTransmitter _transmitter;
     private Layer _rxLayer;
     private Decision _rxDecision;
+    private string? _rxWords;
     private DropReason? _rxDrop;
     private bool _receiving;
     private string? _stateChange;
@@ -57,6 +58,7 @@ internal sealed class StackContext
         _rxLayer = Layer.Ethernet;
         _rxDecision = Decision.None;
         _rxDrop = null;
+        _rxWords = null;
         _receiving = true;
     }
 
@@ -65,7 +67,8 @@ internal sealed class StackContext
     {
         _receiving = false;
         if (Observer is not { } o) return;
-        var text = _rxDrop is { } drop ? DropReasons.Decision(drop) : Decisions.Text(_rxDecision);
+        var text = _rxDrop is { } drop ? DropReasons.Decision(drop) : _rxWords ?? Decisions.Text(_rxDecision);
+        _rxWords = null;
         // Tracing only: a connection state change becomes part of the decision (this concatenation allocates).
         if (_stateChange is { } change) text = $"{text} ({change})";
         _stateChange = null;
@@ -79,7 +82,21 @@ internal sealed class StackContext
     {
         _rxLayer = Decisions.LayerOf(decision);
         _rxDecision = decision;
+        _rxWords = null;
         _rxDrop = null;
+    }
+
+    /// <summary>True while a received frame is being handled and someone watches: worth building words for <see cref="Explain"/>.</summary>
+    public bool Narrating => _receiving && Observer is not null;
+
+    /// <summary>
+    /// Records what a layer did with the frame being received in words built for this frame (tracing only: call it
+    /// when <see cref="Narrating"/>, since building the text allocates).
+    /// </summary>
+    public void Explain(Decision decision, string words)
+    {
+        Decide(decision);
+        _rxWords = words;
     }
 
     /// <summary>Drops the frame being handled: counted under its reason, traced with the reason's words.</summary>

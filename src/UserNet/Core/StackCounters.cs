@@ -3,6 +3,31 @@ using System.Text;
 
 namespace UserNet.Core;
 
+/// <summary>What TCP did about loss and floods, counted per stack (see <see cref="StackCounters.Count(TcpCounter)"/>).</summary>
+public enum TcpCounter
+{
+    /// <summary>Retransmissions after duplicate ACKs from a peer without SACK (fast retransmit, RFC 6582 partial ACK, early retransmit).</summary>
+    FastRetransmissions,
+    /// <summary>Retransmissions of segments RACK found lost (RFC 8985 section 6).</summary>
+    RackRetransmissions,
+    /// <summary>Tail loss probes sent (RFC 8985 section 7).</summary>
+    LossProbes,
+    /// <summary>Retransmissions after the retransmission timer expired (RFC 6298).</summary>
+    TimeoutRetransmissions,
+    /// <summary>Retransmissions found needless: a D-SACK (RFC 2883), or a timeout the peer's timestamps show was spurious.</summary>
+    SpuriousRetransmissions,
+    /// <summary>Loss recoveries driven by SACK information (RFC 6675).</summary>
+    SackRecoveries,
+    /// <summary>Loss recoveries from duplicate ACKs alone (RFC 5681, RFC 6582).</summary>
+    DuplicateAckRecoveries,
+    /// <summary>SYN-ACKs carrying a SYN cookie because a listener's queue was full (RFC 4987).</summary>
+    SynCookiesSent,
+    /// <summary>ACKs whose SYN cookie was valid: a connection made without a half-open entry.</summary>
+    SynCookiesAccepted,
+    /// <summary>ACKs to a listener whose SYN cookie was not valid.</summary>
+    SynCookiesRejected,
+}
+
 /// <summary>
 /// Per-layer packet counts and drops by reason. The loop thread bumps plain fields (no locks, no allocation);
 /// <see cref="System.Diagnostics.Metrics"/> reads them through observable instruments on the meter <c>UserNet</c>.
@@ -15,6 +40,8 @@ public sealed class StackCounters
     private readonly long[] _received = new long[LayerCount];
     private readonly long[] _sent = new long[LayerCount];
     private readonly long[] _dropped = new long[DropReasons.Count];
+    private static readonly int TcpCounterCount = Enum.GetValues<TcpCounter>().Length;
+    private readonly long[] _tcp = new long[TcpCounterCount];
     private readonly Meter _meter;
 
     internal StackCounters(string stackName)
@@ -24,11 +51,16 @@ public sealed class StackCounters
         _meter.CreateObservableCounter("usernet.packets.received", () => Observe(_received, stackTag), "{packet}", "Packets accepted by each layer");
         _meter.CreateObservableCounter("usernet.packets.sent", () => Observe(_sent, stackTag), "{packet}", "Packets sent by each layer");
         _meter.CreateObservableCounter("usernet.packets.dropped", () => ObserveDrops(stackTag), "{packet}", "Packets dropped, by layer and reason");
+        _meter.CreateObservableCounter("usernet.tcp.events", () => ObserveTcp(stackTag), "{event}", "TCP retransmissions by cause, spurious retransmissions, recoveries and SYN cookies");
     }
 
     internal void Received(Layer layer) => _received[(int)layer]++;
     internal void Sent(Layer layer) => _sent[(int)layer]++;
     internal void Dropped(DropReason reason) => _dropped[(int)reason]++;
+    internal void Count(TcpCounter counter) => _tcp[(int)counter]++;
+
+    /// <summary>How often TCP did <paramref name="counter"/>.</summary>
+    public long CountOf(TcpCounter counter) => Volatile.Read(ref _tcp[(int)counter]);
 
     public long ReceivedBy(Layer layer) => Volatile.Read(ref _received[(int)layer]);
     public long SentBy(Layer layer) => Volatile.Read(ref _sent[(int)layer]);
@@ -57,6 +89,28 @@ public sealed class StackCounters
         }
     }
 
+    private IEnumerable<Measurement<long>> ObserveTcp(KeyValuePair<string, object?> stackTag)
+    {
+        for (int i = 0; i < _tcp.Length; i++)
+            yield return new Measurement<long>(Volatile.Read(ref _tcp[i]), stackTag, new("event", TcpCounterTag((TcpCounter)i)));
+    }
+
+    /// <summary>The counter's name in metrics and in the table: snake_case, as the drop reasons are.</summary>
+    public static string TcpCounterTag(TcpCounter c) => c switch
+    {
+        TcpCounter.FastRetransmissions => "retransmit_fast",
+        TcpCounter.RackRetransmissions => "retransmit_rack",
+        TcpCounter.LossProbes => "retransmit_tlp",
+        TcpCounter.TimeoutRetransmissions => "retransmit_rto",
+        TcpCounter.SpuriousRetransmissions => "spurious_retransmissions",
+        TcpCounter.SackRecoveries => "sack_recoveries",
+        TcpCounter.DuplicateAckRecoveries => "dupack_recoveries",
+        TcpCounter.SynCookiesSent => "syn_cookies_sent",
+        TcpCounter.SynCookiesAccepted => "syn_cookies_accepted",
+        TcpCounter.SynCookiesRejected => "syn_cookies_rejected",
+        _ => c.ToString(),
+    };
+
     public static string LayerName(Layer l) => l switch
     {
         Layer.Ethernet => "ethernet",
@@ -82,6 +136,11 @@ public sealed class StackCounters
         {
             var n = DroppedFor((DropReason)i);
             if (n > 0) sb.AppendLine($"  drop {LayerName(DropReasons.LayerOf((DropReason)i))}/{DropReasons.Tag((DropReason)i)}: {n} ({DropReasons.Text((DropReason)i)})");
+        }
+        for (int i = 0; i < _tcp.Length; i++)
+        {
+            var n = CountOf((TcpCounter)i);
+            if (n > 0) sb.AppendLine($"  tcp {TcpCounterTag((TcpCounter)i)}: {n}");
         }
         return sb.ToString();
     }

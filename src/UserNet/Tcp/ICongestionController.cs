@@ -1,21 +1,12 @@
 namespace UserNet.Tcp;
 
-/// <summary>What the sender must do after the controller heard about an acknowledgment.</summary>
-internal enum CongestionAction
-{
-    None,
-    /// <summary>Fast retransmit (RFC 5681 3.2): the first unacknowledged segment is lost; resend it now.</summary>
-    FastRetransmit,
-    /// <summary>Early retransmit (RFC 5827): as fast retransmit, with fewer duplicates because few segments are out.</summary>
-    EarlyRetransmit,
-    /// <summary>A partial acknowledgment in fast recovery (RFC 6582 3.2 step 4): the next hole is lost too; resend it.</summary>
-    RetransmitNextHole,
-}
-
 /// <summary>
-/// Congestion control: how much may be in flight (cwnd) and how that changes with acknowledgments, duplicates and
-/// timeouts. The sender tells it what happened and does what it answers; it never sends. NewReno (RFC 5681 with
-/// RFC 6582) is one; another algorithm (CUBIC, RFC 9438) is another class behind the same interface.
+/// Congestion control: how much may be in flight (cwnd) and how that changes with acknowledgments, losses and
+/// timeouts. The sender tells it what happened; it never sends. Loss detection (SACK, RACK, duplicate ACKs) and what
+/// is resent are the sender's job (<see cref="SackScoreboard"/>, <see cref="RackLossDetection"/>); so is the rate in
+/// recovery, which Proportional Rate Reduction sets through <see cref="SetWindow"/> (RFC 6937). What a controller
+/// decides is the growth outside recovery and the reduction a loss or a timeout brings: CUBIC (RFC 9438,
+/// <see cref="CubicCongestionControl"/>) and NewReno (RFC 5681, <see cref="NewRenoCongestionControl"/>) differ there.
 /// </summary>
 internal interface ICongestionController
 {
@@ -23,26 +14,38 @@ internal interface ICongestionController
     uint Window { get; }
     /// <summary>ssthresh, in bytes (uint.MaxValue until the first loss).</summary>
     uint SlowStartThreshold { get; }
-    /// <summary>True during fast recovery.</summary>
-    bool InRecovery { get; }
-    /// <summary>RFC 3042 limited transmit: bytes beyond cwnd the sender may send now (one segment per early duplicate).</summary>
-    uint LimitedTransmit { get; }
 
     /// <summary>The connection is synchronized and the peer's MSS known: set the initial window (RFC 6928).</summary>
-    void Start(int mss);
+    void Start(int mss, SeqNumber sndNxt, TimeSpan now);
 
     /// <summary>
-    /// New data acknowledged: <paramref name="acked"/> sequence numbers, with <paramref name="flightBefore"/> (SND.MAX -
-    /// SND.UNA) outstanding before the ACK, which acknowledged up to <paramref name="ack"/>.
+    /// New data acknowledged outside recovery: <paramref name="acked"/> bytes, with <paramref name="flightBefore"/> in
+    /// flight before this ACK (SEG.ACK <paramref name="ack"/>, SND.NXT <paramref name="sndNxt"/>), the round trip this
+    /// ACK measured if any, the smoothed round trip and the least round trip seen (zero while unknown).
     /// </summary>
-    CongestionAction OnAck(uint acked, uint flightBefore, SeqNumber ack);
+    void OnAck(uint acked, uint flightBefore, SeqNumber ack, SeqNumber sndNxt, TimeSpan now, TimeSpan? rttSample, TimeSpan srtt, TimeSpan minRtt);
 
-    /// <summary>
-    /// A duplicate ACK (RFC 5681 section 2) with <paramref name="flight"/> outstanding up to <paramref name="sndMax"/>;
-    /// <paramref name="threshold"/> duplicates start a retransmission (3, or fewer for early retransmit, RFC 5827).
-    /// </summary>
-    CongestionAction OnDuplicateAck(uint flight, SeqNumber sndUna, SeqNumber sndMax, int threshold);
+    /// <summary>A loss was detected with <paramref name="flight"/> in flight: lower ssthresh (cwnd is PRR's until recovery ends).</summary>
+    void OnCongestionEvent(uint flight, TimeSpan now);
 
-    /// <summary>The retransmission timer expired with <paramref name="flight"/> outstanding up to <paramref name="sndMax"/>.</summary>
-    void OnRetransmitTimeout(uint flight, SeqNumber sndMax);
+    /// <summary>In recovery: the window Proportional Rate Reduction allows.</summary>
+    void SetWindow(uint window);
+
+    /// <summary>Recovery is over: cwnd = ssthresh.</summary>
+    void OnRecoveryExit(TimeSpan now);
+
+    /// <summary>The retransmission timer expired with <paramref name="flight"/> in flight: the loss window (RFC 5681 (4)).</summary>
+    void OnRetransmitTimeout(uint flight, TimeSpan now);
+
+    /// <summary>The last congestion event or timeout was spurious (D-SACK, timestamps): put back the state from before it.</summary>
+    void Undo();
+}
+
+/// <summary>Which congestion controller a connection uses.</summary>
+public enum TcpCongestionControl
+{
+    /// <summary>CUBIC (RFC 9438) with HyStart++ (RFC 9406), as Linux uses by default.</summary>
+    Cubic,
+    /// <summary>NewReno (RFC 5681, RFC 6582): halve on loss, one segment per round trip in congestion avoidance.</summary>
+    NewReno,
 }

@@ -89,6 +89,14 @@ internal sealed class ReceiveAssembler
         return true;
     }
 
+    /// <summary>The range that holds offset <paramref name="offset"/> (which must be held), as an offset and a length.</summary>
+    public (int Offset, int Length) RangeContaining(int offset)
+    {
+        for (int i = 0; i < _count; i++)
+            if (_ranges[i].Start <= offset && offset < _ranges[i].End) return (_ranges[i].Start, _ranges[i].End - _ranges[i].Start);
+        throw new ArgumentOutOfRangeException(nameof(offset), "no held range contains it");
+    }
+
     /// <summary>
     /// RCV.NXT moved on by <paramref name="count"/> in-order bytes. Ranges the advance covers are dropped; a range it
     /// reaches (one that now starts at or before RCV.NXT) is contiguous with the stream: it is removed and the bytes

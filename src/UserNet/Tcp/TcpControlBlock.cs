@@ -8,12 +8,15 @@ namespace UserNet.Tcp;
 /// <summary>
 /// One TCP connection (the TCB of RFC 9293 section 3.3.1): segment arrival in the order of section 3.10.7, and output.
 /// Everything else is a part with a job of its own, which the TCB calls: the send and receive sequence spaces
-/// (<see cref="TcpSendSequence"/>, <see cref="TcpReceiveWindow"/>), the out-of-order ranges (<see cref="ReceiveAssembler"/>),
-/// the retransmission timer (<see cref="RttEstimator"/>), congestion control (<see cref="ICongestionController"/>),
-/// Nagle and silly window avoidance (<see cref="TcpSendPolicy"/>), and the timers (<see cref="TcpTimers"/>). The bytes
-/// live in the application's buffers (<see cref="ITcpUser"/>). Runs on the stack's loop only.
+/// (<see cref="TcpSendSequence"/>, <see cref="TcpReceiveWindow"/>), the out-of-order ranges (<see cref="ReceiveAssembler"/>)
+/// and the SACK blocks that report them (<see cref="SackReporter"/>), the segments in flight (<see cref="SackScoreboard"/>),
+/// loss detection by time and the tail loss probe (<see cref="RackLossDetection"/>), the rate in recovery
+/// (<see cref="ProportionalRateReduction"/>), the retransmission timer (<see cref="RttEstimator"/>), congestion control
+/// (<see cref="ICongestionController"/>), timestamps and PAWS (<see cref="TcpTimestamps"/>), Nagle and silly window
+/// avoidance (<see cref="TcpSendPolicy"/>), and the timers (<see cref="TcpTimers"/>). The bytes live in the
+/// application's buffers (<see cref="ITcpUser"/>). Runs on the stack's loop only.
 /// </summary>
-internal sealed class TcpControlBlock : IDeadlineItem
+internal sealed partial class TcpControlBlock : IDeadlineItem
 {
     private readonly TcpLayer _layer;
     private readonly StackContext _ctx;
@@ -27,8 +30,38 @@ internal sealed class TcpControlBlock : IDeadlineItem
     private readonly TcpReceiveWindow _rcv;
     private readonly ReceiveAssembler _outOfOrder;
     private readonly RttEstimator _rtt;
-    private readonly ICongestionController _cc = new NewRenoCongestionControl();
+    private readonly ICongestionController _cc;
+    private readonly SackScoreboard _board = new();
+    private readonly RackLossDetection _rack = new();
+    private readonly ProportionalRateReduction _prr = new();
+    private readonly SackReporter _sackOut = new();
+    private readonly TcpTimestamps _ts = new();
     private TcpTimers _timers = TcpTimers.Off;
+
+    /// <summary>Both sides offered SACK (RFC 2018 section 2).</summary>
+    private bool _sack;
+    /// <summary>Fast recovery (RFC 6675 / RFC 6582) until SND.UNA reaches <see cref="_recover"/>.</summary>
+    private bool _inRecovery;
+    /// <summary>After a retransmission timeout, until SND.UNA reaches <see cref="_recover"/> (Linux's Loss state).</summary>
+    private bool _inTimeoutRecovery;
+    private SeqNumber _recover;
+    private bool _recoverSet;
+    /// <summary>Duplicate ACKs in a row (only counted for a peer without SACK).</summary>
+    private int _dupAcks;
+    /// <summary>Retransmissions since recovery began that no D-SACK has yet shown needless (Linux's undo_retrans).</summary>
+    private int _undoRetransmissions;
+    private bool _undoPossible;
+    /// <summary>Our TSval when the retransmission timer fired: an ACK echoing an older one answers the original (RFC 3522).</summary>
+    private uint _timeoutTsVal;
+    private bool _timeoutUndoPossible;
+    /// <summary>Where the tail loss probe's episode ends (TLP.end_seq), while a probe is out.</summary>
+    private SeqNumber _probeEnd;
+    private bool _probeOut, _probeWasRetransmission;
+    private TimeSpan _minRtt = TimeSpan.MaxValue, _minRttAt;
+    /// <summary>RCV.NXT when we last sent an ACK (Last.ACK.sent of RFC 7323 4.3).</summary>
+    private SeqNumber _lastAckSent;
+    /// <summary>The largest segment we send: the peer's MSS less the options every segment carries (RFC 6691).</summary>
+    private int _segmentSize = 536;
 
     private int _sndMss = 536; // RFC 9293 3.7.1: the default when the peer sends no MSS option
     /// <summary>The peer's window scale; 255 while unknown or when it does not scale.</summary>
@@ -59,6 +92,8 @@ internal sealed class TcpControlBlock : IDeadlineItem
         _rcv = new TcpReceiveWindow(_recv.Capacity);
         _outOfOrder = new ReceiveAssembler(settings.MaxOutOfOrderRanges);
         _rtt = new RttEstimator(settings.InitialRetransmitTimeout, settings.MinRetransmitTimeout, settings.MaxRetransmitTimeout);
+        _cc = settings.CongestionControl == TcpCongestionControl.NewReno ? new NewRenoCongestionControl() : new CubicCongestionControl();
+        _ts.SetOffset(layer.TimestampOffset(localAddress, localPort, remoteAddress, remotePort));
         LocalAddress = localAddress;
         LocalPort = localPort;
         RemoteAddress = remoteAddress;
@@ -76,6 +111,12 @@ internal sealed class TcpControlBlock : IDeadlineItem
     public TcpState State { get; private set; } = TcpState.Closed;
     public ITcpUser User => _user;
     internal int SendMss => _sndMss;
+    /// <summary>Data bytes per full segment: the send MSS less the timestamps option when it is on.</summary>
+    internal int SegmentSize => _segmentSize;
+    internal bool SackEnabled => _sack;
+    internal bool TimestampsEnabled => _ts.Enabled;
+    internal bool InRecovery => _inRecovery || _inTimeoutRecovery;
+    internal SackScoreboard Scoreboard => _board;
     internal uint CongestionWindow => _cc.Window;
     internal uint SlowStartThreshold => _cc.SlowStartThreshold;
     internal TimeSpan RetransmitTimeout => _rtt.Rto;
@@ -128,12 +169,29 @@ internal sealed class TcpControlBlock : IDeadlineItem
         _sndMss = Math.Clamp(o.Mss ?? 536, 88, OurMss);
         if (o.WindowScale is { } ws) _sndShift = Math.Min(ws, (byte)14);
         else { _sndShift = 255; _rcv.DisableScaling(); } // both must offer it, or neither side scales (RFC 7323 2.2)
-        _cc.Start(_sndMss);
+        // RFC 2018 section 2 and RFC 7323 3.2: each is used only when both SYNs carry it (ours did iff the setting is on).
+        _sack = _s.Sack && o.SackPermitted;
+        if (_s.Timestamps && o.TimestampValue is { } tsv) _ts.Enable(tsv, _ctx.Now);
+        _segmentSize = _sndMss - (_ts.Enabled ? TimestampOptionLength : 0);
+        _cc.Start(_segmentSize, _snd.Nxt, _ctx.Now);
     }
+
+    /// <summary>NOP, NOP, kind 8, length 10, TSval, TSecr: what the timestamps option takes in every segment.</summary>
+    private const int TimestampOptionLength = 12;
 
     private void SendSyn(bool ack)
     {
-        var o = new TcpOptions { Mss = (ushort)OurMss, WindowScale = (ack && !WindowScaling) ? null : _rcv.Shift };
+        // A SYN offers SACK and timestamps when the settings say so; a SYN-ACK answers what the peer's SYN offered.
+        bool sack = ack ? _sack : _s.Sack;
+        bool ts = ack ? _ts.Enabled : _s.Timestamps;
+        var o = new TcpOptions
+        {
+            Mss = (ushort)OurMss,
+            WindowScale = (ack && !WindowScaling) ? null : _rcv.Shift,
+            SackPermitted = sack,
+            TimestampValue = ts ? _ts.Value(_ctx.Now) : null,
+            TimestampEcho = ts && ack ? _ts.Recent : 0,
+        };
         Emit(_snd.Iss, ack ? TcpFlags.Syn | TcpFlags.Ack : TcpFlags.Syn, 0, 0, o, ack ? Decision.TcpSynAckSent : Decision.TcpSynSent, windowOverride: _rcv.SynWindow);
     }
 
@@ -166,6 +224,18 @@ internal sealed class TcpControlBlock : IDeadlineItem
         }
         int segLen = seg.Payload.Length + ((flags & TcpFlags.Syn) != 0 ? 1 : 0) + ((flags & TcpFlags.Fin) != 0 ? 1 : 0);
 
+        // Options matter after the handshake only for timestamps and SACK; a bare header (most ACKs without them) skips the parse.
+        TcpOptions opts = default;
+        if (seg.HeaderLength > TcpSegment.MinimumHeaderLength) TcpOptions.TryParse(seg.Options, out opts);
+
+        // RFC 7323 5.3 R1, PAWS: a segment whose TSval is older than TS.Recent is an old duplicate: acknowledge, drop.
+        if (opts.TimestampValue is { } tsv && (flags & TcpFlags.Rst) == 0 && _ts.IsOld(tsv, _ctx.Now))
+        {
+            _ctx.Drop(DropReason.TcpPaws);
+            SendAck(Decision.TcpAckOutsideWindowSent);
+            return;
+        }
+
         // First: sequence number acceptability (the four cases).
         if (!_rcv.IsAcceptable(segSeq, segLen))
         {
@@ -179,6 +249,9 @@ internal sealed class TcpControlBlock : IDeadlineItem
             _ctx.DropOutgoing(DropReason.TcpOutOfWindow);
             return;
         }
+
+        // RFC 7323 4.3 (2) / 5.3 R3: an acceptable segment's TSval becomes TS.Recent when it covers Last.ACK.sent.
+        if (opts.TimestampValue is { } tsVal) _ts.OnSegment(tsVal, segSeq, _lastAckSent, _ctx.Now);
 
         // Second: RST (RFC 5961 section 3: only an exact match resets; in-window gets a challenge ACK).
         if ((flags & TcpFlags.Rst) != 0)
@@ -234,7 +307,7 @@ internal sealed class TcpControlBlock : IDeadlineItem
             SendChallengeAck();
             return;
         }
-        ProcessAck(seg, segSeq, segAck);
+        ProcessAck(seg, opts, segSeq, segAck);
         if (State == TcpState.Closed) return;
 
         // Seventh: segment text.
@@ -252,6 +325,7 @@ internal sealed class TcpControlBlock : IDeadlineItem
             }
         }
         Output();
+        ScheduleLossProbe();
     }
 
     private static int Shift(byte s) => s == 255 ? 0 : s;
@@ -348,35 +422,95 @@ internal sealed class TcpControlBlock : IDeadlineItem
         }
     }
 
-    private void ProcessAck(TcpSegment seg, SeqNumber segSeq, SeqNumber segAck)
+    private void ProcessAck(TcpSegment seg, in TcpOptions opts, SeqNumber segSeq, SeqNumber segAck)
     {
+        var now = _ctx.Now;
         int acked = segAck - _snd.Una;
         _unansweredProbes = 0;
         uint newWnd = (uint)seg.Window << Shift(_sndShift);
+        long pipeBefore = _board.Pipe(_segmentSize);
+
+        // SACK blocks (RFC 2018 section 3). The first is a D-SACK when it lies below the cumulative ACK or inside the
+        // second block (RFC 2883 section 4): it reports a duplicate, not new data.
+        Span<TcpSackBlock> blocks = stackalloc TcpSackBlock[4];
+        int blockCount = _sack && seg.HeaderLength > TcpSegment.MinimumHeaderLength ? TcpOptions.ReadSackBlocks(seg.Options, blocks) : 0;
+        bool dsack = blockCount > 0 && (new SeqNumber(blocks[0].Right) <= segAck
+            || (blockCount > 1 && new SeqNumber(blocks[0].Left) >= new SeqNumber(blocks[1].Left) && new SeqNumber(blocks[0].Right) <= new SeqNumber(blocks[1].Right)));
+
+        SackScoreboard.Delivery delivered = default;
         if (acked > 0)
         {
-            uint flightBefore = _snd.Outstanding;
             _send.Acknowledge(_snd.Acknowledge(segAck));
-            _rtt.OnAck(segAck, _ctx.Now);
+            delivered = _board.Acknowledge(segAck);
             _retries = 0;
-            if (_cc.OnAck((uint)acked, flightBefore, segAck) == CongestionAction.RetransmitNextHole)
-                RetransmitFirst(Decision.TcpFastRetransmissionPartialAck); // RFC 6582 3.2 step 4
+        }
+        for (int i = dsack ? 1 : 0; i < blockCount; i++)
+        {
+            var left = new SeqNumber(blocks[i].Left);
+            var right = new SeqNumber(blocks[i].Right);
+            if (right <= left || right <= _snd.Una || right > _snd.Max) continue; // RFC 2018: a block about nothing outstanding says nothing
+            delivered.Add(_board.Sack(left, right));
+        }
+
+        // An RTT sample (RFC 6298 section 3, Karn): from the oldest newly delivered segment never retransmitted, else
+        // from the echoed timestamp, which names the transmission it answers (RFC 7323 section 4).
+        TimeSpan? sample = null;
+        if (acked > 0)
+        {
+            if (delivered.HasClean) sample = now - delivered.OldestCleanSentAt;
+            else if (_ts.Enabled && opts.TimestampEcho is { } ecr && ecr != 0) sample = _ts.Since(ecr, now);
+            if (sample is { } r) AddRttSample(r, now);
+        }
+
+        if (dsack) OnDsack(blocks[0]);
+        if (acked > 0 && _timeoutUndoPossible) CheckSpuriousTimeout(opts);
+        if (_probeOut) OnProbeAcknowledged(segAck, dsack);
+
+        bool duplicate = acked == 0 && seg.Payload.Length == 0 && !seg.Has(TcpFlags.Fin | TcpFlags.Syn) && !_board.IsEmpty
+                         && newWnd == _snd.Window;
+        // Loss detection: RACK over SACK information (RFC 8985), or duplicate ACKs from a peer without SACK (RFC 5681,
+        // RFC 6582, RFC 5827).
+        if (_sack)
+        {
+            if (delivered.Any)
+            {
+                _rack.OnDelivered(delivered, now, MinRtt, echoesRetransmission: null);
+                DetectLossByTime(now, fromAck: true, blocks[..blockCount]);
+            }
+        }
+        else CountDuplicates(acked, duplicate);
+
+        if (acked > 0 && (_inRecovery || _inTimeoutRecovery) && segAck >= _recover) EndRecovery(now);
+
+        if (_inRecovery)
+        {
+            // RFC 6937: what this ACK delivered decides how much may go out now (a duplicate ACK from a peer without
+            // SACK delivered one segment).
+            long deliveredBytes = delivered.NewlyDelivered + (!_sack && duplicate ? _segmentSize : 0);
+            uint pipe = (uint)_board.Pipe(_segmentSize);
+            uint sendCount = _prr.OnAck((uint)deliveredBytes, pipe, (uint)_segmentSize);
+            _cc.SetWindow(pipe + sendCount);
+        }
+        else if (acked > 0)
+        {
+            _cc.OnAck((uint)acked, (uint)pipeBefore, segAck, _snd.Nxt, now, sample, _rtt.SmoothedRtt, MinRtt);
+        }
+
+        if (acked > 0)
+        {
             if (_snd.AllAcknowledged) _timers.Stop(TcpTimer.Retransmit);
             else ArmRetransmit(); // RFC 6298 (5.3): restart on an ACK of new data
             if (State is not TcpState.Established and not TcpState.CloseWait) _ctx.Decide(Decision.TcpAck);
         }
-        // RFC 5681 section 2: a duplicate ACK acknowledges nothing new, carries no data, SYN or FIN, leaves the
-        // window as it was, and arrives while data is outstanding.
-        else if (acked == 0 && seg.Payload.Length == 0 && !seg.Has(TcpFlags.Fin | TcpFlags.Syn) && !_snd.AllAcknowledged
-                 && newWnd == _snd.Window)
-        {
-            OnDuplicateAck();
-        }
+        if (_board.IsEmpty) _timers.Stop(TcpTimer.Reorder);
+
         bool wasClosed = _snd.Window == 0;
         if (_snd.TryUpdateWindow(segSeq, segAck, newWnd) && wasClosed && newWnd > 0)
         {
             _timers.Stop(TcpTimer.Persist);
             _persistBackoff = TimeSpan.Zero;
+            // What was out when the window closed may need resending: the retransmission timer watches it again.
+            if (!_board.IsEmpty && !_timers.IsArmed(TcpTimer.Retransmit)) ArmRetransmit();
         }
 
         if (_snd.FinAcknowledged)
@@ -390,18 +524,160 @@ internal sealed class TcpControlBlock : IDeadlineItem
         }
     }
 
-    private void OnDuplicateAck()
+    private TimeSpan MinRtt => _minRtt == TimeSpan.MaxValue ? TimeSpan.Zero : _minRtt;
+
+    private void AddRttSample(TimeSpan rtt, TimeSpan now)
     {
+        _rtt.AddSample(rtt);
+        // The least round trip of the last five minutes (Linux's min_rtt window): RACK's reordering window is a quarter of it.
+        if (rtt <= _minRtt || now - _minRttAt > MinRttWindow) { _minRtt = rtt; _minRttAt = now; }
+    }
+
+    private static readonly TimeSpan MinRttWindow = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// RFC 5681 section 2's duplicate ACK from a peer without SACK: each one says a segment beyond the hole arrived
+    /// (counted for pipe, as Linux does). The third (or fewer with few segments out, RFC 5827) marks the first segment
+    /// lost; in recovery a partial ACK marks the next one lost (RFC 6582 3.2 step 4).
+    /// </summary>
+    private void CountDuplicates(int acked, bool duplicate)
+    {
+        if (acked > 0)
+        {
+            _dupAcks = 0;
+            if (_inRecovery && _recoverSet && _snd.Una < _recover && !_board.IsEmpty)
+            {
+                _board.MarkLost(0, LossCause.DuplicateAcks);
+                _lossDecision = Decision.TcpFastRetransmissionPartialAck;
+            }
+            return;
+        }
+        if (!duplicate) return;
+        _dupAcks++;
+        _board.OnDuplicateAck();
+        if (_inRecovery || _inTimeoutRecovery) return;
         // RFC 5827 early retransmit: with fewer than four segments outstanding and nothing new to send, three
         // duplicates can never come; retransmit after (outstanding segments - 1) of them instead.
-        uint outstanding = _snd.Outstanding;
         int threshold = 3;
-        int segments = (int)((outstanding + _sndMss - 1) / _sndMss);
-        if (segments < 4 && _send.Peek(out _) <= outstanding) threshold = Math.Max(1, segments - 1);
-        var action = _cc.OnDuplicateAck(outstanding, _snd.Una, _snd.Max, threshold);
-        if (action is CongestionAction.None) return;
-        _rtt.StopTiming();
-        RetransmitFirst(action == CongestionAction.FastRetransmit ? Decision.TcpFastRetransmissionThreeDupAcks : Decision.TcpEarlyRetransmission);
+        int segments = _board.Count;
+        if (segments < 4 && _send.Peek(out _) <= _snd.Outstanding) threshold = Math.Max(1, segments - 1);
+        // RFC 6582 3.2 step 2 (and section 4): no second fast retransmit for losses from the same window. The ACK must
+        // cover more than recover, the highest byte sent then; _recover holds SND.MAX, one past it.
+        if (_dupAcks < threshold || (_recoverSet && _snd.Una <= _recover)) return;
+        _board.MarkLost(0, LossCause.DuplicateAcks);
+        _lossDecision = threshold == 3 ? Decision.TcpFastRetransmissionThreeDupAcks : Decision.TcpEarlyRetransmission;
+        StartRecovery(_ctx.Now);
+        _ctx.Counters.Count(TcpCounter.DuplicateAckRecoveries);
+    }
+
+    /// <summary>How the next retransmission of a segment lost to duplicate ACKs is traced.</summary>
+    private Decision _lossDecision = Decision.TcpFastRetransmissionThreeDupAcks;
+
+    /// <summary>
+    /// RFC 8985 6.2 step 4 and 5: marks what RACK finds lost; a first loss starts recovery. What may be lost but is
+    /// still inside the reordering window waits for the reordering timer (section 6.3).
+    /// </summary>
+    private void DetectLossByTime(TimeSpan now, bool fromAck, ReadOnlySpan<TcpSackBlock> blocks)
+    {
+        var reo = _rack.ReorderWindow(_inRecovery || _inTimeoutRecovery, _board.SackedSegments, MinRtt, _rtt.SmoothedRtt);
+        int marked = _rack.DetectLoss(_board, now, reo, out var wait);
+        if (wait > TimeSpan.Zero) _timers.Set(TcpTimer.Reorder, now + wait);
+        else _timers.Stop(TcpTimer.Reorder);
+        if (marked == 0) return;
+        if (fromAck && _ctx.Narrating) _ctx.Explain(Decision.TcpSackRecovery, DescribeLoss(blocks, marked));
+        if (!_inRecovery && !_inTimeoutRecovery)
+        {
+            StartRecovery(now);
+            _ctx.Counters.Count(TcpCounter.SackRecoveries);
+        }
+    }
+
+    /// <summary>The words for an ACK whose SACK blocks made RACK mark segments lost, in tcpdump's relative numbers.</summary>
+    private string DescribeLoss(ReadOnlySpan<TcpSackBlock> blocks, int marked)
+    {
+        var sb = new System.Text.StringBuilder("tcp ack with sack");
+        uint iss = _snd.Iss.Value;
+        foreach (var b in blocks) sb.Append(' ').Append(unchecked(b.Left - iss)).Append(':').Append(unchecked(b.Right - iss));
+        int first = _board.NextLost();
+        uint hole = first >= 0 ? unchecked(_board[first].Start.Value - iss) : unchecked(_snd.Una.Value - iss);
+        sb.Append(" -> hole at ").Append(hole).Append(marked == 1 ? " marked lost" : $" and {marked - 1} more marked lost").Append(" -> retransmit");
+        return sb.ToString();
+    }
+
+    /// <summary>A loss ends the window's growth: ssthresh falls, and PRR (RFC 6937) paces what goes out until recovery ends.</summary>
+    private void StartRecovery(TimeSpan now)
+    {
+        _inRecovery = true;
+        _recover = _snd.Max;
+        _recoverSet = true;
+        _undoRetransmissions = 0;
+        _undoPossible = true;
+        uint cwnd = _cc.Window;
+        _cc.OnCongestionEvent(_snd.Outstanding, now);
+        _prr.Start(_cc.SlowStartThreshold, Math.Max(cwnd, 1));
+        _timers.Stop(TcpTimer.LossProbe);
+    }
+
+    /// <summary>SND.UNA passed the recovery point (RFC 6675 section 5, RFC 6582 3.2 step 3): the window is ssthresh again.</summary>
+    private void EndRecovery(TimeSpan now)
+    {
+        if (_inRecovery)
+        {
+            _inRecovery = false;
+            _cc.OnRecoveryExit(now);
+            _rack.OnRecoveryEnd();
+        }
+        _inTimeoutRecovery = false;
+        _dupAcks = 0;
+    }
+
+    /// <summary>
+    /// A D-SACK (RFC 2883): the peer got something twice. If we had retransmitted, one retransmission was needless
+    /// (counted); when every retransmission of a recovery proves needless, the reduction is undone (Linux's undo, RFC
+    /// 3708). RACK widens its reordering window (RFC 8985 6.2 step 3).
+    /// </summary>
+    private void OnDsack(TcpSackBlock block)
+    {
+        _rack.OnDsack(_snd.Una, _snd.Max);
+        if (_undoRetransmissions <= 0) return;
+        _ctx.Counters.Count(TcpCounter.SpuriousRetransmissions);
+        if (_ctx.Narrating) _ctx.Explain(Decision.TcpSpuriousRetransmission, Decisions.Text(Decision.TcpSpuriousRetransmission));
+        if (--_undoRetransmissions == 0 && _undoPossible)
+        {
+            _undoPossible = false;
+            _cc.Undo();
+        }
+    }
+
+    /// <summary>
+    /// RFC 3522 (Eifel) as Linux applies it after a timeout: the first ACK of new data echoes a TSval older than the
+    /// retransmission's, so it answers the original segment, which was delayed, not lost. Undo the timeout's
+    /// reduction and stop resending what was marked lost.
+    /// </summary>
+    private void CheckSpuriousTimeout(in TcpOptions opts)
+    {
+        _timeoutUndoPossible = false;
+        if (opts.TimestampEcho is not { } ecr || ecr == 0 || unchecked((int)(ecr - _timeoutTsVal)) >= 0) return;
+        _cc.Undo();
+        _board.UnmarkLostNotResent();
+        _inTimeoutRecovery = false;
+        _ctx.Counters.Count(TcpCounter.SpuriousRetransmissions);
+        _ctx.Decide(Decision.TcpSpuriousTimeout);
+    }
+
+    /// <summary>
+    /// RFC 8985 7.4: the ACK of a tail loss probe's episode. If the probe was a retransmission and no D-SACK says the
+    /// original arrived, the probe repaired a loss, and the window is reduced once, as for any loss (Linux:
+    /// tcp_process_tlp_ack).
+    /// </summary>
+    private void OnProbeAcknowledged(SeqNumber segAck, bool dsack)
+    {
+        if (dsack && _probeWasRetransmission) { _probeOut = false; return; }
+        if (segAck < _probeEnd) return;
+        _probeOut = false;
+        if (!_probeWasRetransmission || _inRecovery || _inTimeoutRecovery) return;
+        _cc.OnCongestionEvent(_snd.Outstanding, _ctx.Now);
+        _cc.OnRecoveryExit(_ctx.Now);
     }
 
     private void ReceiveText(SeqNumber seq, Span<byte> data, bool fin)
@@ -410,6 +686,8 @@ internal sealed class TcpControlBlock : IDeadlineItem
         int skip = _rcv.Nxt - seq;
         if (skip > 0)
         {
+            // RFC 2883 section 4: a duplicate is reported in a D-SACK block, so the sender learns it resent needlessly.
+            if (_sack && data.Length > 0) _sackOut.OnDuplicate(seq, seq + Math.Min(skip, data.Length));
             if (skip > data.Length) { _ctx.Decide(Decision.TcpDuplicate); SendAck(Decision.TcpAckDuplicateSent); return; }
             data = data[skip..];
             seq = _rcv.Nxt;
@@ -425,7 +703,15 @@ internal sealed class TcpControlBlock : IDeadlineItem
             if (data.Length > 0)
             {
                 _recv.Write(offset, data);
+                int heldBefore = _outOfOrder.HeldBytes;
                 if (!_outOfOrder.Add(offset, data.Length)) _ctx.DropOutgoing(DropReason.TcpOutOfOrderFull);
+                else if (_sack)
+                {
+                    // RFC 2018 section 4: the first block is the whole held range this segment now belongs to.
+                    var (start, length) = _outOfOrder.RangeContaining(offset);
+                    if (_outOfOrder.HeldBytes == heldBefore) _sackOut.OnDuplicate(seq, seq + data.Length);
+                    _sackOut.OnOutOfOrder(_rcv.Nxt + start, _rcv.Nxt + start + length);
+                }
             }
             if (fin) _outOfOrderFin = seq + data.Length;
             _ctx.Decide(Decision.TcpDataOutOfOrder);
@@ -440,6 +726,7 @@ internal sealed class TcpControlBlock : IDeadlineItem
             _recv.Commit(data.Length + held);
             _rcv.Advance(data.Length + held);
             filledGap = held > 0;
+            if (_sack) _sackOut.OnAdvance(_rcv.Nxt);
         }
         if (_outOfOrderFin is { } f && _rcv.Nxt >= f) { fin = true; _outOfOrderFin = null; }
         if (fin) ReceiveFin();
@@ -491,67 +778,142 @@ internal sealed class TcpControlBlock : IDeadlineItem
 
     // ---------------------------------------------------------------- output
 
-    /// <summary>Sends what the windows allow: data (Nagle and sender SWS avoidance, <see cref="TcpSendPolicy"/>), then our FIN.</summary>
+    /// <summary>
+    /// Sends what the windows allow: first segments marked lost (RFC 6675 NextSeg rule 1; SACKed data is never sent
+    /// again), then new data (Nagle and sender SWS avoidance, <see cref="TcpSendPolicy"/>), then our FIN. What may be in
+    /// the network is cwnd less pipe (RFC 6675 section 5, as Linux counts it); in recovery PRR has set cwnd.
+    /// </summary>
     private void Output()
     {
         if (State is not (TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck)) return;
         long buffered = _send.Peek(out bool completed);
+        int mss = _segmentSize;
         while (true)
         {
-            if (_snd.FinSent && _snd.Nxt > _snd.FinSeq) return; // everything including the FIN is out
-            uint inFlight = _snd.Sent;
+            long room = (long)_cc.Window - _board.Pipe(mss);
+            int lost = _board.NextLost();
+            if (lost >= 0)
+            {
+                // A retransmission needs room in cwnd and in the peer's window, like new data.
+                if (room <= 0 || _board[lost].End - _snd.Una > (long)_snd.Window) return;
+                Retransmit(lost, ReasonFor(_board[lost].Cause));
+                continue;
+            }
+            if (_snd.FinSent) return; // everything including the FIN is out
+            uint inFlight = _snd.Outstanding;
             long unsent = buffered - inFlight;
-            // RFC 3042 limited transmit: each of the first two duplicate ACKs lets one new segment out beyond cwnd,
-            // so a small window still produces the duplicates that fast retransmit needs.
-            uint window = Math.Min(_snd.Window, _cc.Window + _cc.LimitedTransmit);
-            long usable = (long)window - inFlight;
+            long usable = Math.Min((long)_snd.Window - inFlight, room);
             if (unsent > 0)
             {
-                var verdict = TcpSendPolicy.Decide(unsent, usable, _sndMss, inFlight, _snd.MaxWindow, _s.NoDelay, completed, _forceSend);
+                var verdict = TcpSendPolicy.Decide(unsent, usable, mss, inFlight, _snd.MaxWindow, _s.NoDelay, completed, _forceSend);
                 if (verdict.Length == 0)
                 {
                     if (verdict.ArmPersist && !_timers.IsArmed(TcpTimer.Persist)) ArmPersist();
                     return;
                 }
-                int len = verdict.Length;
                 _forceSend = false;
-                _timers.Stop(TcpTimer.Persist); // data in flight: the retransmission timer watches it now
-                _persistBackoff = TimeSpan.Zero;
-                bool retransmission = _snd.Nxt < _snd.Max;
-                var flags = TcpFlags.Ack | (len == unsent ? TcpFlags.Psh : 0);
-                Emit(_snd.Nxt, flags, inFlight, len, default, retransmission ? Decision.TcpRetransmissionSent : Decision.TcpDataSent);
-                if (!retransmission) _rtt.StartTimingIfIdle(_snd.Nxt, _ctx.Now);
-                _snd.Advance(len);
-                if (!_timers.IsArmed(TcpTimer.Retransmit)) ArmRetransmit();
+                SendNewData(verdict.Length, unsent, Decision.TcpDataSent);
                 continue;
             }
-            if (completed && unsent == 0)
+            if (completed)
             {
                 // All data is out and the application closed its side: send FIN (RFC 9293 3.10.4, CLOSE call).
-                bool first = !_snd.FinSent;
                 var finSeq = _snd.SendFin();
-                Emit(finSeq, TcpFlags.Fin | TcpFlags.Ack, 0, 0, default, first ? Decision.TcpFinSent : Decision.TcpFinRetransmissionSent);
+                Emit(finSeq, TcpFlags.Fin | TcpFlags.Ack, 0, 0, default, Decision.TcpFinSent);
+                _board.OnSent(finSeq, 1, _ctx.Now, fin: true);
                 if (!_timers.IsArmed(TcpTimer.Retransmit)) ArmRetransmit();
-                if (first)
-                {
-                    if (State == TcpState.Established) SetState(TcpState.FinWait1);
-                    else if (State == TcpState.CloseWait) SetState(TcpState.LastAck);
-                }
+                if (State == TcpState.Established) SetState(TcpState.FinWait1);
+                else if (State == TcpState.CloseWait) SetState(TcpState.LastAck);
             }
             return;
         }
     }
 
-    /// <summary>Resends from SND.UNA: up to one MSS of data, or the FIN if that is all that is unacknowledged.</summary>
-    private void RetransmitFirst(Decision what)
+    /// <summary>Sends <paramref name="length"/> new bytes from SND.NXT and records them in the scoreboard.</summary>
+    private void SendNewData(int length, long unsent, Decision what)
     {
-        long buffered = _send.Peek(out _);
-        if (buffered > 0)
+        _timers.Stop(TcpTimer.Persist); // data in flight: the retransmission timer watches it now
+        _persistBackoff = TimeSpan.Zero;
+        var flags = TcpFlags.Ack | (length == unsent ? TcpFlags.Psh : 0);
+        var seq = _snd.Nxt;
+        Emit(seq, flags, _snd.Outstanding, length, default, what);
+        _board.OnSent(seq, length, _ctx.Now);
+        if (_inRecovery) _prr.OnSent((uint)length);
+        _snd.Advance(length);
+        if (!_timers.IsArmed(TcpTimer.Retransmit)) ArmRetransmit();
+        ScheduleLossProbe();
+    }
+
+    private Decision ReasonFor(LossCause cause) => cause switch
+    {
+        LossCause.Rack => Decision.TcpRackRetransmission,
+        LossCause.DuplicateAcks => _lossDecision,
+        _ => Decision.TcpTimeoutRetransmission,
+    };
+
+    /// <summary>Sends the <paramref name="index"/>th segment of the scoreboard again, counted under its cause.</summary>
+    private void Retransmit(int index, Decision what)
+    {
+        ref readonly var s = ref _board[index];
+        var cause = s.Cause;
+        if (s.IsFin) Emit(s.Start, TcpFlags.Fin | TcpFlags.Ack, 0, 0, default, what == Decision.TcpLossProbeRetransmission ? what : Decision.TcpFinRetransmissionSent);
+        else
         {
-            int len = (int)Math.Min(buffered, _sndMss);
-            Emit(_snd.Una, TcpFlags.Ack | (len == buffered ? TcpFlags.Psh : 0), 0, len, default, what);
+            long offset = s.Start - _snd.Una;
+            bool last = index == _board.Count - 1 || _board[index + 1].IsFin;
+            Emit(s.Start, TcpFlags.Ack | (last ? TcpFlags.Psh : 0), offset, s.Length, default, what);
         }
-        else if (_snd.FinSent && _snd.Una == _snd.FinSeq) Emit(_snd.FinSeq, TcpFlags.Fin | TcpFlags.Ack, 0, 0, default, what);
+        if (_inRecovery) _prr.OnSent((uint)s.Length);
+        _board.OnRetransmitted(index, _ctx.Now);
+        _undoRetransmissions++;
+        _ctx.Counters.Count(what == Decision.TcpLossProbeRetransmission ? TcpCounter.LossProbes : cause switch
+        {
+            LossCause.Rack => TcpCounter.RackRetransmissions,
+            LossCause.DuplicateAcks => TcpCounter.FastRetransmissions,
+            _ => TcpCounter.TimeoutRetransmissions,
+        });
+        if (!_timers.IsArmed(TcpTimer.Retransmit)) ArmRetransmit();
+    }
+
+    /// <summary>
+    /// RFC 8985 7.2: with data out, SACK in use, no recovery and nothing SACKed, a tail loss probe is due two round
+    /// trips after the last transmission or ACK (Linux's conditions for scheduling one). One probe per episode.
+    /// </summary>
+    private void ScheduleLossProbe()
+    {
+        if (!_sack || _board.IsEmpty || _probeOut || _inRecovery || _inTimeoutRecovery || _board.SackedSegments > 0
+            || _snd.Window == 0 || State is not (TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck))
+        {
+            _timers.Stop(TcpTimer.LossProbe);
+            return;
+        }
+        var pto = RackLossDetection.ProbeTimeout(_rtt.SmoothedRtt, _rtt.HasSample, _board.Count, _rtt.Rto);
+        _timers.Set(TcpTimer.LossProbe, _ctx.Now + pto);
+    }
+
+    /// <summary>
+    /// RFC 8985 7.3: the probe timer fired. Send one new segment if the windows let one go (even past cwnd, as
+    /// Linux does), otherwise the last segment again; either way the ACK it brings shows RACK what the tail lost.
+    /// </summary>
+    private void SendLossProbe()
+    {
+        if (_board.IsEmpty) return;
+        long buffered = _send.Peek(out _);
+        long unsent = buffered - _snd.Outstanding;
+        if (unsent > 0 && !_snd.FinSent && (long)_snd.Window - _snd.Outstanding >= Math.Min(unsent, _segmentSize))
+        {
+            SendNewData((int)Math.Min(unsent, _segmentSize), unsent, Decision.TcpLossProbeSent);
+            _ctx.Counters.Count(TcpCounter.LossProbes);
+            _probeWasRetransmission = false;
+        }
+        else
+        {
+            Retransmit(_board.Count - 1, Decision.TcpLossProbeRetransmission);
+            _undoRetransmissions--; // a probe is not a recovery's retransmission
+            _probeWasRetransmission = true;
+        }
+        _probeOut = true;
+        _probeEnd = _snd.Max;
         ArmRetransmit();
     }
 
@@ -569,18 +931,45 @@ internal sealed class TcpControlBlock : IDeadlineItem
         else _ctx.DropOutgoing(DropReason.TcpChallengeAckLimited);
     }
 
-    /// <summary>Builds one segment in the stack's transmit buffer and sends it; every segment carries our window and ACK.</summary>
+    /// <summary>
+    /// Builds one segment in the stack's transmit buffer and sends it. Every segment carries our window and ACK; with
+    /// timestamps on, every segment but a SYN (which builds its own) carries TSval and TS.Recent (RFC 7323 3.2); an
+    /// ACK carries the SACK blocks the receiver holds, as many as fit (RFC 2018 section 4).
+    /// </summary>
     private void Emit(SeqNumber seq, TcpFlags flags, long dataOffset, int dataLength, TcpOptions options, Decision what, ushort? windowOverride = null)
     {
         var tx = _ip.TxPayload;
         ushort window = windowOverride ?? _rcv.Advertise(_recv.Free, OurMss);
-        var ack = (flags & TcpFlags.Ack) != 0 ? _rcv.Nxt.Value : 0;
-        int hl = TcpSegment.WriteHeader(tx, LocalPort, RemotePort, seq.Value, ack, flags, window, options);
+        bool ackFlag = (flags & TcpFlags.Ack) != 0;
+        var ack = ackFlag ? _rcv.Nxt.Value : 0;
+        bool syn = (flags & TcpFlags.Syn) != 0;
+        if (_ts.Enabled && !syn)
+        {
+            options.TimestampValue = _ts.Value(_ctx.Now);
+            options.TimestampEcho = _ts.Recent;
+        }
+        Span<TcpSackBlock> blocks = stackalloc TcpSackBlock[4];
+        int blockCount = 0;
+        if (_sack && ackFlag && !syn && !_sackOut.IsEmpty)
+        {
+            // Room for blocks: the IP packet stays within the MTU (a full data segment leaves none).
+            int fixedLength = TcpSegment.MinimumHeaderLength + (_ts.Enabled ? TimestampOptionLength : 0) + dataLength;
+            int fit = (_ctx.Mtu - Ipv4Header.MinimumLength - fixedLength - 4) / 8;
+            int max = Math.Min(TcpOptions.MaxSackBlocks(_ts.Enabled), fit);
+            if (max > 0) blockCount = _sackOut.Fill(blocks, max);
+        }
+        int hl = TcpSegment.WriteHeader(tx, LocalPort, RemotePort, seq.Value, ack, flags, window, options, blocks[..blockCount]);
         if (dataLength > 0) _send.CopyTo(dataOffset, tx.Slice(hl, dataLength));
         var seg = new TcpSegment(tx[..(hl + dataLength)]);
         seg.UpdateChecksum(LocalAddress, RemoteAddress);
         _ctx.Counters.Sent(Layer.Tcp);
-        if ((flags & TcpFlags.Ack) != 0) { _segmentsToAck = 0; _timers.Stop(TcpTimer.DelayedAck); }
+        if (ackFlag)
+        {
+            _segmentsToAck = 0;
+            _timers.Stop(TcpTimer.DelayedAck);
+            _lastAckSent = _rcv.Nxt;
+            if (blockCount > 0) _sackOut.OnAckSent();
+        }
         _ip.Send(RemoteAddress, IpProtocol.Tcp, hl + dataLength, Layer.Tcp, what);
     }
 
@@ -608,6 +997,18 @@ internal sealed class TcpControlBlock : IDeadlineItem
         if (_timers.IsDue(TcpTimer.DelayedAck, now)) { _timers.Stop(TcpTimer.DelayedAck); SendAck(Decision.TcpDelayedAckSent); }
         if (_timers.IsDue(TcpTimer.Retransmit, now)) OnRetransmitTimeout();
         if (State == TcpState.Closed) return;
+        if (_timers.IsDue(TcpTimer.Reorder, now))
+        {
+            // RFC 8985 6.3: the reordering window has passed for a segment RACK was unsure of.
+            _timers.Stop(TcpTimer.Reorder);
+            DetectLossByTime(now, fromAck: false, default);
+            Output();
+        }
+        if (_timers.IsDue(TcpTimer.LossProbe, now))
+        {
+            _timers.Stop(TcpTimer.LossProbe);
+            SendLossProbe();
+        }
         if (_timers.IsDue(TcpTimer.Persist, now))
         {
             _timers.Stop(TcpTimer.Persist);
@@ -646,7 +1047,8 @@ internal sealed class TcpControlBlock : IDeadlineItem
         {
             // The peer closed its window: what went beyond it will be sent again when it opens. While the peer
             // answers our probes the connection must stay (RFC 1122 4.2.2.17), so this is persist, not a retry.
-            _snd.Rewind();
+            // What is out goes again once the window opens (Linux marks it lost the same way, tcp_enter_loss).
+            _board.MarkAllLost(LossCause.Timeout);
             _timers.Stop(TcpTimer.Retransmit);
             if (!_timers.IsArmed(TcpTimer.Persist)) ArmPersist();
             return;
@@ -667,9 +1069,26 @@ internal sealed class TcpControlBlock : IDeadlineItem
             case TcpState.SynSent: _synRetransmitted = true; SendSyn(ack: false); break;
             case TcpState.SynReceived: _synRetransmitted = true; SendSyn(ack: true); break;
             default:
-                _cc.OnRetransmitTimeout(_snd.Outstanding, _snd.Max);
-                _snd.Rewind(); // go back: resend from the oldest unacknowledged byte as the window reopens
+                var now = _ctx.Now;
+                if (!_inTimeoutRecovery && _ts.Enabled)
+                {
+                    // The first timeout of an episode can be proved spurious by the echo of the ACK that follows (RFC 3522).
+                    _timeoutUndoPossible = true;
+                    _timeoutTsVal = _ts.Value(now);
+                }
+                _cc.OnRetransmitTimeout(_snd.Outstanding, now);
+                // RFC 6675 5.1 and RFC 5681 (5.4): everything not SACKed is taken as lost and resent, oldest first, as
+                // slow start allows; what the peer SACKed stays (Linux keeps it unless the peer reneges).
+                _board.MarkAllLost(LossCause.Timeout);
+                _inRecovery = false;
+                _inTimeoutRecovery = true;
+                _recover = _snd.Max;
+                _recoverSet = true;
+                _dupAcks = 0;
+                _probeOut = false;
                 _timers.Stop(TcpTimer.Retransmit);
+                _timers.Stop(TcpTimer.Reorder);
+                _timers.Stop(TcpTimer.LossProbe);
                 Output();
                 break;
         }
@@ -721,6 +1140,8 @@ internal sealed class TcpControlBlock : IDeadlineItem
         SetState(TcpState.Closed);
         _timers.StopAll();
         _outOfOrder.Clear();
+        _board.Clear();
+        _sackOut.Clear();
         _recv.Complete();
         _send.Close();
         _layer.Remove(this);

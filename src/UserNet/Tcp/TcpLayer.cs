@@ -111,6 +111,20 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
     public SeqNumber InitialSequenceNumber(Ipv4Address local, ushort localPort, Ipv4Address remote, ushort remotePort)
     {
         if (_isnSelector?.Invoke(local, localPort, remote, remotePort) is uint chosen) return new SeqNumber(chosen);
+        uint f = KeyedHash(local, localPort, remote, remotePort, 0);
+        uint m = unchecked((uint)(Context.Now.Ticks / 40)); // 40 ticks of 100 ns = 4 microseconds
+        return new SeqNumber(unchecked(m + f));
+    }
+
+    /// <summary>
+    /// The offset a connection adds to its TSval clock (RFC 7323 section 7.1 suggests one per connection, as Linux
+    /// does): a keyed hash of the addresses, so that TSval says nothing about the stack's uptime.
+    /// </summary>
+    public uint TimestampOffset(Ipv4Address local, ushort localPort, Ipv4Address remote, ushort remotePort) =>
+        KeyedHash(local, localPort, remote, remotePort, 4);
+
+    private uint KeyedHash(Ipv4Address local, ushort localPort, Ipv4Address remote, ushort remotePort, int at)
+    {
         Span<byte> tuple = stackalloc byte[12];
         local.Write(tuple);
         BinaryPrimitives.WriteUInt16BigEndian(tuple[4..], localPort);
@@ -118,9 +132,7 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
         BinaryPrimitives.WriteUInt16BigEndian(tuple[10..], remotePort);
         Span<byte> hash = stackalloc byte[32];
         HMACSHA256.HashData(_isnKey, tuple, hash);
-        uint f = BinaryPrimitives.ReadUInt32BigEndian(hash);
-        uint m = unchecked((uint)(Context.Now.Ticks / 40)); // 40 ticks of 100 ns = 4 microseconds
-        return new SeqNumber(unchecked(m + f));
+        return BinaryPrimitives.ReadUInt32BigEndian(hash[at..]);
     }
 
     public bool TakeChallengeAckToken() => _challengeAcks.TryTake(Context.Now);

@@ -2,10 +2,10 @@ namespace UserNet.Tcp;
 
 /// <summary>
 /// The send sequence space of RFC 9293 section 3.3.1 (figure 4): what has been acknowledged (SND.UNA), what goes out
-/// next (SND.NXT), the highest sequence number ever sent (SND.MAX: SND.NXT goes back to SND.UNA after a retransmission
-/// timeout, and an ACK may still acknowledge up to SND.MAX), the peer's window and the segment that last set it
-/// (SND.WND, SND.WL1, SND.WL2), and where our FIN sits. It knows sequence numbers, not bytes: the send buffer holds
-/// those. A SACK scoreboard (RFC 6675) is the next thing to hang off it: the SACKed ranges between SND.UNA and SND.MAX.
+/// next (SND.NXT), the peer's window and the segment that last set it (SND.WND, SND.WL1, SND.WL2), and where our FIN
+/// sits. It knows sequence numbers, not bytes: the send buffer holds those. Retransmissions are sent from the
+/// <see cref="SackScoreboard"/> at their own numbers, so SND.NXT never goes back (as in Linux): SND.NXT is also the
+/// highest sequence number sent, SND.MAX, which every ACK we send carries.
 /// </summary>
 internal sealed class TcpSendSequence
 {
@@ -14,7 +14,8 @@ internal sealed class TcpSendSequence
     public SeqNumber Iss { get; private set; }
     public SeqNumber Una { get; private set; }
     public SeqNumber Nxt { get; private set; }
-    public SeqNumber Max { get; private set; }
+    /// <summary>SND.MAX, the highest sequence number sent, which SND.NXT always is (nothing rewinds it).</summary>
+    public SeqNumber Max => Nxt;
     public SeqNumber Wl1 { get; private set; }
     public SeqNumber Wl2 { get; private set; }
     /// <summary>SND.WND, already scaled.</summary>
@@ -25,8 +26,6 @@ internal sealed class TcpSendSequence
     public bool FinSent { get; private set; }
     public SeqNumber FinSeq { get; private set; }
 
-    /// <summary>SND.NXT - SND.UNA: sent since the oldest unacknowledged byte, from where sending stands now.</summary>
-    public uint Sent => (uint)(Nxt - Una);
     /// <summary>SND.MAX - SND.UNA: FlightSize as RFC 5681 counts it (everything sent and not acknowledged).</summary>
     public uint Outstanding => (uint)(Max - Una);
     /// <summary>True when everything sent, FIN included, has been acknowledged.</summary>
@@ -38,7 +37,7 @@ internal sealed class TcpSendSequence
     public void Open(SeqNumber iss)
     {
         Iss = Una = iss;
-        Nxt = Max = iss + 1;
+        Nxt = iss + 1;
         _synAcknowledged = false;
     }
 
@@ -81,16 +80,11 @@ internal sealed class TcpSendSequence
         if (!_synAcknowledged) { _synAcknowledged = true; data--; } // our SYN, the first number acknowledged, takes no buffer byte
         if (FinSent && ack > FinSeq && Una <= FinSeq) data--; // our FIN takes a sequence number but no buffer byte
         Una = ack;
-        if (Nxt < Una) Nxt = Una;
         return data;
     }
 
     /// <summary><paramref name="length"/> more sequence numbers went out from SND.NXT.</summary>
-    public void Advance(int length)
-    {
-        Nxt += length;
-        if (Nxt > Max) Max = Nxt;
-    }
+    public void Advance(int length) => Nxt += length;
 
     /// <summary>Our FIN goes out now (the first time it is at SND.NXT; again it keeps its number). Returns its sequence number.</summary>
     public SeqNumber SendFin()
@@ -101,10 +95,7 @@ internal sealed class TcpSendSequence
             FinSeq = Nxt;
         }
         Nxt = FinSeq + 1;
-        if (Nxt > Max) Max = Nxt;
         return FinSeq;
     }
 
-    /// <summary>Go back: send again from the oldest unacknowledged sequence number (RFC 5681 after a timeout; persist).</summary>
-    public void Rewind() => Nxt = Una;
 }

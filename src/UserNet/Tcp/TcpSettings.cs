@@ -40,4 +40,10 @@ public sealed record TcpSettings
     /// dropped (and counted). The bytes themselves wait in the receive buffer, so its size bounds their memory.
     /// </summary>
     public int MaxOutOfOrderRanges { get; init; } = 256;
+    /// <summary>Offer and accept selective acknowledgments (RFC 2018); a connection uses them when both sides do.</summary>
+    public bool Sack { get; init; } = true;
+    /// <summary>Offer and accept the timestamps option (RFC 7323: RTT measurement and PAWS); used when both sides do.</summary>
+    public bool Timestamps { get; init; } = true;
+    /// <summary>The congestion controller: CUBIC (RFC 9438) unless set to NewReno (RFC 5681).</summary>
+    public TcpCongestionControl CongestionControl { get; init; } = TcpCongestionControl.Cubic;
 }

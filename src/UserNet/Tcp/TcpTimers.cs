@@ -1,7 +1,7 @@
 namespace UserNet.Tcp;
 
-/// <summary>The timers of one connection (RFC 9293 3.8, RFC 1122 4.2.2.17, 4.2.3.2, 4.2.3.6).</summary>
-internal enum TcpTimer { Retransmit, Persist, DelayedAck, KeepAlive, TimeWait }
+/// <summary>The timers of one connection (RFC 9293 3.8, RFC 1122 4.2.2.17, 4.2.3.2, 4.2.3.6; RFC 8985 6.3 and 7.2).</summary>
+internal enum TcpTimer { Retransmit, Persist, DelayedAck, KeepAlive, TimeWait, Reorder, LossProbe }
 
 /// <summary>
 /// A connection's timers as deadlines on the stack's clock (<see cref="TimeSpan.MaxValue"/> is off), and the earliest
@@ -9,12 +9,12 @@ internal enum TcpTimer { Retransmit, Persist, DelayedAck, KeepAlive, TimeWait }
 /// </summary>
 internal struct TcpTimers
 {
-    private TimeSpan _retransmit, _persist, _delayedAck, _keepAlive, _timeWait;
+    private TimeSpan _retransmit, _persist, _delayedAck, _keepAlive, _timeWait, _reorder, _lossProbe;
 
     public static TcpTimers Off => new()
     {
         _retransmit = TimeSpan.MaxValue, _persist = TimeSpan.MaxValue, _delayedAck = TimeSpan.MaxValue,
-        _keepAlive = TimeSpan.MaxValue, _timeWait = TimeSpan.MaxValue,
+        _keepAlive = TimeSpan.MaxValue, _timeWait = TimeSpan.MaxValue, _reorder = TimeSpan.MaxValue, _lossProbe = TimeSpan.MaxValue,
     };
 
     public readonly TimeSpan this[TcpTimer timer] => timer switch
@@ -23,6 +23,8 @@ internal struct TcpTimers
         TcpTimer.Persist => _persist,
         TcpTimer.DelayedAck => _delayedAck,
         TcpTimer.KeepAlive => _keepAlive,
+        TcpTimer.Reorder => _reorder,
+        TcpTimer.LossProbe => _lossProbe,
         _ => _timeWait,
     };
 
@@ -34,6 +36,8 @@ internal struct TcpTimers
             case TcpTimer.Persist: _persist = at; break;
             case TcpTimer.DelayedAck: _delayedAck = at; break;
             case TcpTimer.KeepAlive: _keepAlive = at; break;
+            case TcpTimer.Reorder: _reorder = at; break;
+            case TcpTimer.LossProbe: _lossProbe = at; break;
             default: _timeWait = at; break;
         }
     }
@@ -53,6 +57,8 @@ internal struct TcpTimers
             if (_delayedAck < d) d = _delayedAck;
             if (_keepAlive < d) d = _keepAlive;
             if (_timeWait < d) d = _timeWait;
+            if (_reorder < d) d = _reorder;
+            if (_lossProbe < d) d = _lossProbe;
             return d;
         }
     }

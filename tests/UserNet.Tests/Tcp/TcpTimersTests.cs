@@ -17,7 +17,7 @@ public sealed class TcpTimersTests
     [Fact]
     public void There_are_five_timers_one_for_each_job()
     {
-        Assert.Equal(new[] { TcpTimer.Retransmit, TcpTimer.Persist, TcpTimer.DelayedAck, TcpTimer.KeepAlive, TcpTimer.TimeWait }, All);
+        Assert.Equal(new[] { TcpTimer.Retransmit, TcpTimer.Persist, TcpTimer.DelayedAck, TcpTimer.KeepAlive, TcpTimer.TimeWait, TcpTimer.Reorder, TcpTimer.LossProbe }, All);
     }
 
     [Fact]
@@ -98,7 +98,7 @@ public sealed class TcpTimersTests
     }
 
     [Fact]
-    public void Earliest_is_the_soonest_of_the_five()
+    public void Earliest_is_the_soonest_of_those_armed()
     {
         var timers = TcpTimers.Off;
         timers.Set(TcpTimer.TimeWait, Ms(60_000));
@@ -109,11 +109,11 @@ public sealed class TcpTimersTests
         Assert.Equal(Ms(1000), timers.Earliest);
 
         // Any mix of armed and stopped timers, each the last in the list or not: the minimum of those armed.
-        Gen.Select(Gen.Long[0, TimeSpan.TicksPerDay].Array[5], Gen.Bool.Array[5]).Sample((deadlines, armed) =>
+        Gen.Select(Gen.Long[0, TimeSpan.TicksPerDay].Array[All.Length], Gen.Bool.Array[All.Length]).Sample((deadlines, armed) =>
         {
             var t = TcpTimers.Off;
             var expected = TimeSpan.MaxValue;
-            for (int i = 0; i < 5; i++)
+            for (int i = 0; i < All.Length; i++)
             {
                 if (!armed[i]) continue;
                 var at = TimeSpan.FromTicks(deadlines[i]);

@@ -20,7 +20,7 @@ internal static class NcCommand
         var args = new StackArguments();
         var udp = new Option<bool>("-u") { Description = "UDP instead of TCP" };
         var listen = new Option<int?>("-l") { Description = "listen on PORT instead of connecting" };
-        var verbose = new Option<bool>("-v") { Description = "say what is happening, on stderr" };
+        var verbose = new Option<bool>("-v") { Description = "say what is happening, on stderr, and the stack's counters at the end" };
         var wait = new Option<double>("-w") { Description = "after stdin ends, seconds to wait for replies", DefaultValueFactory = _ => 1.0 };
         var host = new Argument<string?>("HOST") { Arity = ArgumentArity.ZeroOrOne };
         var port = new Argument<int?>("PORT") { Arity = ArgumentArity.ZeroOrOne };
@@ -50,7 +50,12 @@ internal static class NcCommand
             using var _ = regs;
             await using var stackHost = new StackHost(device, options);
             await stackHost.StartAsync();
-            if (!p.GetValue(udp)) return await RunTcpAsync(stackHost, listenPort, remote, p.GetValue(verbose), stop.Token);
+            if (!p.GetValue(udp))
+            {
+                int rc = await RunTcpAsync(stackHost, listenPort, remote, p.GetValue(verbose), stop.Token);
+                if (p.GetValue(verbose)) Console.Error.Write(stackHost.Counters.Format()); // what the stack did, retransmissions by cause included
+                return rc;
+            }
             using var socket = await UdpSocket.BindAsync(stackHost, listenPort ?? 0);
             if (remote is not null) await socket.ConnectAsync(remote);
             if (p.GetValue(verbose))

@@ -125,7 +125,6 @@ public sealed class StackHost : IStackHost, IAsyncDisposable
             _started.TrySetResult();
             while (!_stopping)
             {
-                _receiver.Now = Now;
                 int frames = _device.Receive(_receiver, Batch);
                 DrainWork();
                 var now = Now;
@@ -204,11 +203,13 @@ public sealed class StackHost : IStackHost, IAsyncDisposable
         }
     }
 
-    /// <summary>Frames from the device go into the core, in place, all stamped with the time the batch began.</summary>
+    /// <summary>
+    /// Frames from the device go into the core, in place, each stamped with the time it is handled: TCP times every
+    /// segment it sends (RACK, RFC 8985, compares transmission times), so a batch must not share one stale time.
+    /// </summary>
     private sealed class Receiver(StackHost host) : IFrameReceiver
     {
-        public TimeSpan Now;
-        public void OnFrame(Span<byte> frame) => host._stack.Receive(frame, Now);
+        public void OnFrame(Span<byte> frame) => host._stack.Receive(frame, host.Now);
     }
 
     private sealed class DeviceTransmitter(INetDevice device) : IFrameTransmitter

@@ -820,7 +820,7 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
                 // All data is out and the application closed its side: send FIN (RFC 9293 3.10.4, CLOSE call).
                 var finSeq = _snd.SendFin();
                 Emit(finSeq, TcpFlags.Fin | TcpFlags.Ack, 0, 0, default, Decision.TcpFinSent);
-                _board.OnSent(finSeq, 1, _ctx.Now, fin: true);
+                _board.OnSent(finSeq, 1, SendStamp(), fin: true);
                 if (!_timers.IsArmed(TcpTimer.Retransmit)) ArmRetransmit();
                 if (State == TcpState.Established) SetState(TcpState.FinWait1);
                 else if (State == TcpState.CloseWait) SetState(TcpState.LastAck);
@@ -837,12 +837,26 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
         var flags = TcpFlags.Ack | (length == unsent ? TcpFlags.Psh : 0);
         var seq = _snd.Nxt;
         Emit(seq, flags, _snd.Outstanding, length, default, what);
-        _board.OnSent(seq, length, _ctx.Now);
+        _board.OnSent(seq, length, SendStamp());
         if (_inRecovery) _prr.OnSent((uint)length);
         _snd.Advance(length);
         if (!_timers.IsArmed(TcpTimer.Retransmit)) ArmRetransmit();
         ScheduleLossProbe();
     }
+
+    /// <summary>
+    /// The time a segment goes out, made strictly increasing: segments sent while handling one frame share the
+    /// clock's value, and RACK must still know which went first (a retransmission after new data is newer). One tick
+    /// (100 ns) per segment keeps the order without moving the time by anything a round trip would notice.
+    /// </summary>
+    private TimeSpan SendStamp()
+    {
+        var now = _ctx.Now;
+        _lastSendStamp = now > _lastSendStamp ? now : _lastSendStamp + TimeSpan.FromTicks(1);
+        return _lastSendStamp;
+    }
+
+    private TimeSpan _lastSendStamp;
 
     private Decision ReasonFor(LossCause cause) => cause switch
     {
@@ -864,7 +878,7 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
             Emit(s.Start, TcpFlags.Ack | (last ? TcpFlags.Psh : 0), offset, s.Length, default, what);
         }
         if (_inRecovery) _prr.OnSent((uint)s.Length);
-        _board.OnRetransmitted(index, _ctx.Now);
+        _board.OnRetransmitted(index, SendStamp());
         _undoRetransmissions++;
         _ctx.Counters.Count(what == Decision.TcpLossProbeRetransmission ? TcpCounter.LossProbes : cause switch
         {

@@ -15,7 +15,7 @@ namespace UserNet.Tcp;
 /// of ACKs only outside recovery.
 /// </para>
 /// </summary>
-internal sealed class CubicCongestionControl : ICongestionController
+internal sealed class CubicCongestionControl
 {
     /// <summary>A cap that keeps the arithmetic far from overflow.</summary>
     private const uint MaxWindow = 1u << 30;
@@ -23,7 +23,7 @@ internal sealed class CubicCongestionControl : ICongestionController
     private const double Beta = 0.7;
     /// <summary>C, the aggressiveness of the cubic function, in segments per second cubed (RFC 9438 5).</summary>
     private const double C = 0.4;
-    /// <summary>alpha_cubic = 3 * (1 - beta) / (1 + beta) = 0.9 / 1.7 ≈ 0.529: Reno's average window with beta 0.7 (4.3).</summary>
+    /// <summary>alpha_cubic = 3 * (1 - beta) / (1 + beta) = 0.9 / 1.7 ≈ 0.529: Reno's average rate at beta 0.7 (4.3).</summary>
     private const double AlphaCubic = 3 * (1 - Beta) / (1 + Beta);
     /// <summary>The RTT of the target before the estimator has one (RFC 9438 says only "the smoothed round-trip time").</summary>
     private static readonly TimeSpan DefaultRtt = TimeSpan.FromMilliseconds(100);
@@ -134,7 +134,8 @@ internal sealed class CubicCongestionControl : ICongestionController
             return;
         }
         if (!_s.EpochStarted) StartEpoch(now);
-        else if (drainedBefore && sinceLastAck > rtt) _s.EpochStart += sinceLastAck - rtt;  // idle until it sent again, an RTT ago
+        else if (drainedBefore && sinceLastAck > rtt)
+            _s.EpochStart += sinceLastAck - rtt;  // nothing was in flight: idle until it sent again, an RTT ago
         if (_s.Cwnd >= MaxWindow) return;
 
         double cwnd = _s.Cwnd / _mss;
@@ -145,9 +146,11 @@ internal sealed class CubicCongestionControl : ICongestionController
         double target = Math.Clamp(WCubic(t + rtt.TotalSeconds), cwnd, 1.5 * cwnd);
         // W_est = W_est + alpha_cubic * segments_acked / cwnd, alpha_cubic becoming 1 once W_est reaches cwnd_prior (4.3).
         _s.WEst += (_s.WEst >= _s.CwndPrior ? 1 : AlphaCubic) * segmentsAcked / cwnd;
+        // Reno-friendly region (4.3): cwnd = W_est (never down). Otherwise concave (4.4) or convex (4.5), the same rule:
+        // (target - cwnd) / cwnd for each segment acknowledged.
         double next = WCubic(t) < _s.WEst
-            ? Math.Max(cwnd, _s.WEst)                            // Reno-friendly region: cwnd = W_est (4.3)
-            : cwnd + (target - cwnd) / cwnd * segmentsAcked;     // concave (4.4) or convex (4.5): (target - cwnd) / cwnd per segment
+            ? Math.Max(cwnd, _s.WEst)
+            : cwnd + (target - cwnd) / cwnd * segmentsAcked;
         _s.Cwnd = Math.Min(next * _mss, MaxWindow);
     }
 

@@ -15,7 +15,7 @@ namespace UserNet.Tcp;
 /// of ACKs only outside recovery.
 /// </para>
 /// </summary>
-internal sealed class CubicCongestionControl
+internal sealed class CubicCongestionControl : ICongestionController
 {
     /// <summary>A cap that keeps the arithmetic far from overflow.</summary>
     private const uint MaxWindow = 1u << 30;

@@ -15,6 +15,7 @@ public sealed class StackCounters
     private readonly long[] _received = new long[LayerCount];
     private readonly long[] _sent = new long[LayerCount];
     private readonly long[] _dropped = new long[DropReasons.Count];
+    private long _synCookiesSent, _synCookiesAccepted, _synCookiesRejected;
     private readonly Meter _meter;
 
     internal StackCounters(string stackName)
@@ -24,15 +25,27 @@ public sealed class StackCounters
         _meter.CreateObservableCounter("usernet.packets.received", () => Observe(_received, stackTag), "{packet}", "Packets accepted by each layer");
         _meter.CreateObservableCounter("usernet.packets.sent", () => Observe(_sent, stackTag), "{packet}", "Packets sent by each layer");
         _meter.CreateObservableCounter("usernet.packets.dropped", () => ObserveDrops(stackTag), "{packet}", "Packets dropped, by layer and reason");
+        _meter.CreateObservableCounter("usernet.tcp.syn_cookies", () => ObserveSynCookies(stackTag), "{cookie}",
+            "SYN cookies (RFC 4987): sent by a listener whose queue was full, and accepted or rejected when an ACK brought one back");
     }
 
     internal void Received(Layer layer) => _received[(int)layer]++;
     internal void Sent(Layer layer) => _sent[(int)layer]++;
     internal void Dropped(DropReason reason) => _dropped[(int)reason]++;
+    internal void SynCookieSent() => _synCookiesSent++;
+    internal void SynCookieAccepted() => _synCookiesAccepted++;
+    internal void SynCookieRejected() => _synCookiesRejected++;
 
     public long ReceivedBy(Layer layer) => Volatile.Read(ref _received[(int)layer]);
     public long SentBy(Layer layer) => Volatile.Read(ref _sent[(int)layer]);
     public long DroppedFor(DropReason reason) => Volatile.Read(ref _dropped[(int)reason]);
+    /// <summary>SYN-ACKs whose initial sequence number was a SYN cookie (the listener's queue was full; no state kept).</summary>
+    public long SynCookiesSent => Volatile.Read(ref _synCookiesSent);
+    /// <summary>ACKs that brought back a valid SYN cookie: each became an established connection.</summary>
+    public long SynCookiesAccepted => Volatile.Read(ref _synCookiesAccepted);
+    /// <summary>ACKs checked as a SYN cookie (the queue had overflowed lately) that were forged or stale: answered with RST.</summary>
+    public long SynCookiesRejected => Volatile.Read(ref _synCookiesRejected);
+
     public long DroppedBy(Layer layer)
     {
         long n = 0;
@@ -57,6 +70,13 @@ public sealed class StackCounters
         }
     }
 
+    private IEnumerable<Measurement<long>> ObserveSynCookies(KeyValuePair<string, object?> stackTag)
+    {
+        yield return new Measurement<long>(SynCookiesSent, stackTag, new("result", "sent"));
+        yield return new Measurement<long>(SynCookiesAccepted, stackTag, new("result", "accepted"));
+        yield return new Measurement<long>(SynCookiesRejected, stackTag, new("result", "rejected"));
+    }
+
     public static string LayerName(Layer l) => l switch
     {
         Layer.Ethernet => "ethernet",
@@ -68,7 +88,7 @@ public sealed class StackCounters
         _ => l.ToString().ToLowerInvariant(),
     };
 
-    /// <summary>A table a person can read: one line per layer, then each non-zero drop reason.</summary>
+    /// <summary>A table a person can read: one line per layer, then each non-zero drop reason, then SYN cookies if any.</summary>
     public string Format()
     {
         var sb = new StringBuilder();
@@ -83,6 +103,8 @@ public sealed class StackCounters
             var n = DroppedFor((DropReason)i);
             if (n > 0) sb.AppendLine($"  drop {LayerName(DropReasons.LayerOf((DropReason)i))}/{DropReasons.Tag((DropReason)i)}: {n} ({DropReasons.Text((DropReason)i)})");
         }
+        if (SynCookiesSent + SynCookiesAccepted + SynCookiesRejected > 0)
+            sb.AppendLine($"  tcp syn cookies: {SynCookiesSent} sent, {SynCookiesAccepted} accepted, {SynCookiesRejected} rejected");
         return sb.ToString();
     }
 

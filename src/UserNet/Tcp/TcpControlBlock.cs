@@ -13,7 +13,7 @@ namespace UserNet.Tcp;
 /// Nagle and silly window avoidance (<see cref="TcpSendPolicy"/>), and the timers (<see cref="TcpTimers"/>). The bytes
 /// live in the application's buffers (<see cref="ITcpUser"/>). Runs on the stack's loop only.
 /// </summary>
-internal sealed class TcpControlBlock : IDeadlineItem
+internal sealed partial class TcpControlBlock : IDeadlineItem
 {
     private readonly TcpLayer _layer;
     private readonly StackContext _ctx;

@@ -40,4 +40,12 @@ public sealed record TcpSettings
     /// dropped (and counted). The bytes themselves wait in the receive buffer, so its size bounds their memory.
     /// </summary>
     public int MaxOutOfOrderRanges { get; init; } = 256;
+    /// <summary>
+    /// When a listener's backlog is full, answer a SYN with a SYN cookie (RFC 4987 section 3.6, as Linux does) instead
+    /// of dropping it: the SYN-ACK's sequence number encodes what the connection needs, no state is kept, and the
+    /// ACK that brings the cookie back establishes the connection. A flood of spoofed SYNs then fills nothing, and real
+    /// clients still connect. The cookie says the peer's MSS only roughly (536, 1300, 1440 or 1460), and its window
+    /// scale and SACK-permitted only when it sent timestamps. False drops the SYN (the peer's retry tries again).
+    /// </summary>
+    public bool SynCookies { get; init; } = true;
 }

@@ -40,7 +40,11 @@ internal enum Decision : byte
     TcpSegment,
     TcpRstToListenerIgnored,
     TcpAckToListenerRst,
+    TcpSynFinToListenerIgnored,
     TcpSynToListener,
+    TcpSynToFullListenerCookie,
+    TcpAckValidatesSynCookie,
+    TcpAckWithBadSynCookieRst,
     TcpSegmentOutsideWindowAck,
     TcpRstOutsideWindowIgnored,
     TcpRstInWindowNotExact,
@@ -76,6 +80,7 @@ internal enum Decision : byte
     // TCP, sent
     TcpSynSent,
     TcpSynAckSent,
+    TcpSynAckCookieSent,
     TcpAckOutsideWindowSent,
     TcpAckFinAgainInTimeWaitSent,
     TcpAckBeyondWhatWeSentSent,
@@ -146,7 +151,11 @@ internal static class Decisions
         Set(Decision.TcpSegment, Layer.Tcp, "tcp segment");
         Set(Decision.TcpRstToListenerIgnored, Layer.Tcp, "tcp rst to a listener -> ignored");
         Set(Decision.TcpAckToListenerRst, Layer.Tcp, "tcp ack to a listener -> rst");
+        Set(Decision.TcpSynFinToListenerIgnored, Layer.Tcp, "tcp syn+fin to a listener -> ignored");
         Set(Decision.TcpSynToListener, Layer.Tcp, "tcp syn to a listener -> SYN-RECEIVED, syn-ack");
+        Set(Decision.TcpSynToFullListenerCookie, Layer.Tcp, "tcp syn while the listener's queue is full -> syn cookie sent, no state kept");
+        Set(Decision.TcpAckValidatesSynCookie, Layer.Tcp, "tcp ack validates a syn cookie -> ESTABLISHED");
+        Set(Decision.TcpAckWithBadSynCookieRst, Layer.Tcp, "tcp ack with a bad syn cookie -> rst");
         Set(Decision.TcpSegmentOutsideWindowAck, Layer.Tcp, "tcp segment outside the window -> ack");
         Set(Decision.TcpRstOutsideWindowIgnored, Layer.Tcp, "tcp rst outside the window -> ignored");
         Set(Decision.TcpRstInWindowNotExact, Layer.Tcp, "tcp rst in window but not exact -> challenge ack");
@@ -181,6 +190,7 @@ internal static class Decisions
 
         Set(Decision.TcpSynSent, Layer.Tcp, "tcp syn");
         Set(Decision.TcpSynAckSent, Layer.Tcp, "tcp syn-ack");
+        Set(Decision.TcpSynAckCookieSent, Layer.Tcp, "tcp syn-ack (syn cookie)");
         Set(Decision.TcpAckOutsideWindowSent, Layer.Tcp, "tcp ack (segment outside the window)");
         Set(Decision.TcpAckFinAgainInTimeWaitSent, Layer.Tcp, "tcp ack (fin again in TIME-WAIT)");
         Set(Decision.TcpAckBeyondWhatWeSentSent, Layer.Tcp, "tcp ack (acknowledgment beyond what we sent)");

@@ -62,6 +62,7 @@ public enum DropReason
     TcpOutOfOrderFull,
     TcpChallengeAckLimited,
     TcpPaws,
+    TcpAcceptQueueFull,
 }
 
 /// <summary>Layer and human text for each <see cref="DropReason"/>; the text is what traces and counters show.</summary>
@@ -134,6 +135,7 @@ public static class DropReasons
         Set(DropReason.TcpOutOfOrderFull, Layer.Tcp, "out_of_order_full", "tcp out-of-order data in too many separate ranges");
         Set(DropReason.TcpChallengeAckLimited, Layer.Tcp, "challenge_ack_limited", "tcp challenge ack rate limited");
         Set(DropReason.TcpPaws, Layer.Tcp, "paws", "tcp paws: old timestamp -> drop, ack");
+        Set(DropReason.TcpAcceptQueueFull, Layer.Tcp, "accept_queue_full", "tcp ack with a good syn cookie while the accept queue is full");
         return t;
     }
 }

@@ -122,7 +122,7 @@ public sealed class StackCounters
         _ => l.ToString().ToLowerInvariant(),
     };
 
-    /// <summary>A table a person can read: one line per layer, then each non-zero drop reason.</summary>
+    /// <summary>A table a person can read: one line per layer, then each non-zero drop reason, then SYN cookies if any.</summary>
     public string Format()
     {
         var sb = new StringBuilder();

@@ -25,7 +25,7 @@ public sealed class TcpConnectionListener : IAsyncDisposable, ITcpListenerUser
     /// <summary>Listens on <paramref name="port"/>; at most <paramref name="backlog"/> connections may be half-open or waiting to be accepted.</summary>
     /// <param name="host">The stack to listen on: a <c>StackHost</c>, or a <see cref="NetStack"/> driven by hand.</param>
     /// <param name="port">1 to 65535.</param>
-    /// <param name="backlog">Half-open plus not-yet-accepted connections allowed; a SYN beyond it is dropped (the peer retries).</param>
+    /// <param name="backlog">Half-open plus not-yet-accepted connections allowed; a SYN beyond it gets a SYN cookie (<see cref="TcpSettings.SynCookies"/>), or is dropped (the peer retries) when they are off.</param>
     /// <param name="settings">Buffer sizes and timers for accepted connections; null takes the stack's (<c>StackOptions.Tcp</c>).</param>
     /// <exception cref="SocketException">AddressAlreadyInUse: another listener has the port.</exception>
     public static async Task<TcpConnectionListener> StartAsync(IStackHost host, int port, int backlog = 128, TcpSettings? settings = null)

@@ -114,6 +114,10 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
     /// <summary>Data bytes per full segment: the send MSS less the timestamps option when it is on.</summary>
     internal int SegmentSize => _segmentSize;
     internal bool SackEnabled => _sack;
+    /// <summary>Both SYNs carried SACK-permitted (RFC 2018 section 2).</summary>
+    internal bool SackPermitted => _sack;
+    /// <summary>TS.Recent (RFC 7323 section 4.3): the peer's TSval we echo.</summary>
+    internal uint TsRecent => _ts.Recent;
     internal bool TimestampsEnabled => _ts.Enabled;
     internal bool InRecovery => _inRecovery || _inTimeoutRecovery;
     internal SackScoreboard Scoreboard => _board;

@@ -10,7 +10,8 @@ namespace UserNet.Tcp;
 
 /// <summary>
 /// Chooses the initial sequence number of a connection instead of RFC 6528's function: return null to keep RFC 6528's.
-/// For replaying a capture (the peer acknowledges the numbers the recorded stack chose) and for tests.
+/// For replaying a capture (the peer acknowledges the numbers the recorded stack chose) and for tests. It also chooses
+/// the ISN of a SYN-ACK that would carry a SYN cookie; one it chose is remembered until its ACK instead of checked.
 /// </summary>
 public delegate uint? TcpIsnSelector(Ipv4Address localAddress, ushort localPort, Ipv4Address remoteAddress, ushort remotePort);
 
@@ -37,6 +38,7 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
         Settings = settings;
         random.NextBytes(_isnKey); // RFC 6528: a secret the peer cannot guess; seeded runs are reproducible on purpose
         _ephemeral = new EphemeralPorts(random);
+        _cookies = new SynCookies(random); // drawn last: the seeded ISN secret and ephemeral ports stay as they were
         _challengeAcks = new TokenBucket(Settings.ChallengeAcksPerSecond, Settings.ChallengeAcksPerSecond);
         _isnSelector = isnSelector;
     }
@@ -65,16 +67,23 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
         var flags = seg.Flags;
         if (_listeners.TryGetValue(seg.DestinationPort, out var listener))
         {
-            // LISTEN (RFC 9293 3.10.7.2): ignore RST, answer ACK with RST, take SYN.
+            // LISTEN (RFC 9293 3.10.7.2): ignore RST, answer ACK with RST (unless it brings back a SYN cookie), take SYN.
             if ((flags & TcpFlags.Rst) != 0) { ctx.Decide(Decision.TcpRstToListenerIgnored); return TransportDisposition.Handled; }
             if ((flags & TcpFlags.Ack) != 0)
             {
-                ctx.Decide(Decision.TcpAckToListenerRst);
+                if (TryAcceptSynCookie(ip, seg, listener, out bool badCookie)) return TransportDisposition.Handled;
+                ctx.Decide(badCookie ? Decision.TcpAckWithBadSynCookieRst : Decision.TcpAckToListenerRst);
                 SendReset(ip.Source, seg.SourcePort, seg.DestinationPort, seg.AcknowledgmentNumber, 0, withAck: false);
                 return TransportDisposition.Handled;
             }
             if ((flags & TcpFlags.Syn) == 0) { ctx.Drop(DropReason.TcpNoConnection); return TransportDisposition.Handled; }
-            if (!listener.HasRoom) { ctx.Drop(DropReason.TcpBacklogFull); return TransportDisposition.Handled; } // the peer's SYN retry tries again
+            if ((flags & TcpFlags.Fin) != 0) { ctx.Decide(Decision.TcpSynFinToListenerIgnored); return TransportDisposition.Handled; } // as Linux
+            if (!listener.HasRoom)
+            {
+                if (listener.Settings.SynCookies) SendSynCookie(ip, seg, listener);
+                else ctx.Drop(DropReason.TcpBacklogFull); // the peer's SYN retry tries again
+                return TransportDisposition.Handled;
+            }
             var user = listener.User.CreateUser(listener.Settings);
             var child = new TcpControlBlock(this, listener.Settings, ip.Destination, seg.DestinationPort, ip.Source, seg.SourcePort, user, listener);
             _connections.Add((ip.Source.Value, seg.SourcePort, seg.DestinationPort), child);
@@ -258,6 +267,10 @@ internal sealed class TcpListenerCore(ushort port, int backlog, TcpSettings sett
 
     /// <summary>Room for another SYN: half-open plus not-yet-accepted stay within the backlog.</summary>
     public bool HasRoom => _halfOpen + User.Waiting < backlog;
+    /// <summary>Room for one more established connection (one from a SYN cookie): not-yet-accepted stay within the backlog.</summary>
+    public bool AcceptQueueHasRoom => User.Waiting < backlog;
+    /// <summary>When a SYN last found no room and got a SYN cookie; ACKs are checked as cookies only for a while after.</summary>
+    public TimeSpan? LastOverflow { get; set; }
     public void OnHalfOpen() => _halfOpen++;
     public void OnHalfOpenGone() => _halfOpen--;
 

@@ -13,9 +13,19 @@ internal sealed class TcpReceiveWindow
     public TcpReceiveWindow(int capacity)
     {
         _capacity = capacity;
-        // Our window scale: the least shift that lets the whole receive buffer be advertised (RFC 7323 2.3).
-        while (Shift < 14 && (capacity >> Shift) > 65535) Shift++;
+        Shift = ShiftFor(capacity);
     }
+
+    /// <summary>Our window scale: the least shift that lets the whole receive buffer be advertised (RFC 7323 2.3).</summary>
+    public static byte ShiftFor(int capacity)
+    {
+        byte shift = 0;
+        while (shift < 14 && (capacity >> shift) > 65535) shift++;
+        return shift;
+    }
+
+    /// <summary>The window a SYN or SYN-ACK offers for a receive buffer of <paramref name="capacity"/> bytes.</summary>
+    public static ushort SynWindowFor(int capacity) => (ushort)Math.Min(65535, capacity);
 
     public SeqNumber Irs { get; private set; }
     public SeqNumber Nxt { get; private set; }
@@ -26,7 +36,7 @@ internal sealed class TcpReceiveWindow
     /// <summary>RCV.WND as the peer knows it.</summary>
     public uint Available => (uint)Math.Max(0, Edge - Nxt);
     /// <summary>The window a SYN or SYN-ACK offers: never scaled (RFC 7323 2.2), so at most 65,535.</summary>
-    public ushort SynWindow => (ushort)Math.Min(65535, _capacity);
+    public ushort SynWindow => SynWindowFor(_capacity);
 
     /// <summary>The peer's SYN arrived: IRS, RCV.NXT just past it, and the unscaled window our SYN(-ACK) offers.</summary>
     public void Open(SeqNumber irs)

@@ -46,4 +46,12 @@ public sealed record TcpSettings
     public bool Timestamps { get; init; } = true;
     /// <summary>The congestion controller: CUBIC (RFC 9438) unless set to NewReno (RFC 5681).</summary>
     public TcpCongestionControl CongestionControl { get; init; } = TcpCongestionControl.Cubic;
+    /// <summary>
+    /// When a listener's backlog is full, answer a SYN with a SYN cookie (RFC 4987 section 3.6, as Linux does) instead
+    /// of dropping it: the SYN-ACK's sequence number encodes what the connection needs, no state is kept, and the
+    /// ACK that brings the cookie back establishes the connection. A flood of spoofed SYNs then fills nothing, and real
+    /// clients still connect. The cookie says the peer's MSS only roughly (536, 1300, 1440 or 1460), and its window
+    /// scale and SACK-permitted only when it sent timestamps. False drops the SYN (the peer's retry tries again).
+    /// </summary>
+    public bool SynCookies { get; init; } = true;
 }

@@ -30,7 +30,8 @@ internal sealed class TcpPeer
     public const ushort PeerPort = 40000;
     public const uint DefaultPeerIss = 1_000_000;
 
-    public TcpPeer(TcpSettings? settings = null, TcpSettings? stackDefaults = null, int mtu = 1500)
+    public TcpPeer(TcpSettings? settings = null, TcpSettings? stackDefaults = null, int mtu = 1500, IFrameObserver? observer = null,
+        TcpIsnSelector? isnSelector = null)
     {
         Settings = settings ?? new TcpSettings();
         F = TestStack.Started(o => new StackOptions
@@ -41,6 +42,8 @@ internal sealed class TcpPeer
             Mtu = mtu,
             ArpEntryLifetime = TimeSpan.FromHours(10), // the clock jumps far in some tests: keep the peer resolved
             Tcp = stackDefaults ?? new TcpSettings(),
+            Observer = observer,
+            TcpInitialSequenceNumbers = isnSelector,
         });
         F.LearnPeer();
     }

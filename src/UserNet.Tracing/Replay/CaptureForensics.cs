@@ -31,6 +31,35 @@ internal static class CaptureForensics
         return isns;
     }
 
+    /// <summary>
+    /// What the recorded stack's SYNs and SYN-ACKs offered (null when it sent none): whether SACK-permitted and
+    /// timestamps were on, and, per connection, the offset of its TSval clock from the capture's clock (TSval less the
+    /// milliseconds since the first record), so that the replay sends the TSvals the peer echoed.
+    /// </summary>
+    internal static (bool? Sack, bool? Timestamps, Dictionary<(ushort, Ipv4Address, ushort), uint> Offsets) RecordedTcpOptions(
+        IReadOnlyList<CaptureRecord> records, MacAddress mac, Ipv4Address ip)
+    {
+        bool? sack = null, ts = null;
+        var offsets = new Dictionary<(ushort, Ipv4Address, ushort), uint>();
+        long first = records.Count > 0 ? records[0].Timestamp : 0;
+        foreach (var r in records)
+        {
+            if (r.LinkType != LinkTypes.Ethernet || !IsFromUs(r, mac) || !IsUdpOrTcp(r.Data)) continue;
+            var copy = (byte[])r.Data.Clone();
+            Ipv4Header.TryParse(copy.AsSpan(14), out var h);
+            if (h.Protocol != IpProtocol.Tcp || h.Source != ip || !TcpSegment.TryParse(h.Payload, out var seg) || !seg.Has(TcpFlags.Syn)) continue;
+            TcpOptions.TryParse(seg.Options, out var o);
+            sack = (sack ?? false) || o.SackPermitted;
+            ts = (ts ?? false) || o.TimestampValue is not null;
+            if (o.TimestampValue is { } tsv)
+            {
+                uint ms = unchecked((uint)(Math.Max(0, r.Timestamp - first) / 1_000_000)); // records count nanoseconds
+                offsets.TryAdd((seg.SourcePort, h.Destination, seg.DestinationPort), unchecked(tsv - ms));
+            }
+        }
+        return (sack, ts, offsets);
+    }
+
     /// <summary>An unfragmented (or first-fragment) IPv4 datagram carrying UDP or TCP.</summary>
     internal static bool IsUdpOrTcp(byte[] f)
     {

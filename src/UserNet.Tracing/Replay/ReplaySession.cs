@@ -40,6 +40,7 @@ internal sealed class ReplaySession : IDisposable
     private readonly bool _recording;
     private readonly bool _services;
     private readonly Dictionary<(ushort, Ipv4Address, ushort), Queue<uint>> _isns;
+    private readonly Dictionary<(ushort, Ipv4Address, ushort), uint> _tsOffsets;
     private readonly long _first;
     /// <summary>The stack's clock: the time of the last frame or timer given to it.</summary>
     private TimeSpan _now;
@@ -55,6 +56,8 @@ internal sealed class ReplaySession : IDisposable
         _recording = records.Any(r => r.Comment?.StartsWith("tx: ", StringComparison.Ordinal) == true);
         // The peer acknowledges the ISNs the recorded stack chose: the replay's connections start from the same ones.
         _isns = CaptureForensics.RecordedInitialSequenceNumbers(records, _mac, _ip);
+        // ... and offers what it offered (SACK, timestamps), with the TSvals it sent, which the peer echoes.
+        (bool? sack, bool? timestamps, _tsOffsets) = CaptureForensics.RecordedTcpOptions(records, _mac, _ip);
         _stack = new NetStack(new StackOptions
         {
             Address = options.Address,
@@ -64,6 +67,8 @@ internal sealed class ReplaySession : IDisposable
             Name = "replay",
             Observer = _sink,
             TcpInitialSequenceNumbers = _isns.Count == 0 ? null : RecordedIsn,
+            TcpTimestampOffsets = _tsOffsets.Count == 0 ? null : RecordedTimestampOffset,
+            Tcp = new TcpSettings { Sack = sack ?? true, Timestamps = timestamps ?? true },
         }, _sink)
         {
             // Application code (the services) runs only when the replay gives it a turn.
@@ -73,6 +78,9 @@ internal sealed class ReplaySession : IDisposable
         _first = records.Count > 0 ? records[0].Timestamp : 0;
         if (options.Services) _services = StartServices();
     }
+
+    private uint? RecordedTimestampOffset(Ipv4Address local, ushort localPort, Ipv4Address remote, ushort remotePort) =>
+        _tsOffsets.TryGetValue((localPort, remote, remotePort), out var o) ? o : null;
 
     private uint? RecordedIsn(Ipv4Address local, ushort localPort, Ipv4Address remote, ushort remotePort) =>
         _isns.TryGetValue((localPort, remote, remotePort), out var q) && q.Count > 0 ? q.Dequeue() : null;

@@ -74,7 +74,7 @@ public sealed class NetStack : IStackHost, IDisposable
         });
         Icmp = new IcmpLayer(_ctx, Ip);
         Udp = new UdpLayer(_ctx, Ip, Seeded(17));
-        Tcp = new TcpLayer(_ctx, Ip, options.Tcp, Seeded(23), options.TcpInitialSequenceNumbers);
+        Tcp = new TcpLayer(_ctx, Ip, options.Tcp, Seeded(23), options.TcpInitialSequenceNumbers, options.TcpTimestampOffsets);
 
         _ethernet.Register(EtherType.Arp, Arp);
         _ethernet.Register(EtherType.Ipv4, Ip);

@@ -52,6 +52,12 @@ public sealed class StackOptions
     /// <summary>Chooses TCP initial sequence numbers instead of RFC 6528's function (replays and tests); null: RFC 6528.</summary>
     public TcpIsnSelector? TcpInitialSequenceNumbers { get; init; }
 
+    /// <summary>
+    /// Chooses the offset a connection adds to its TSval clock (RFC 7323) instead of a keyed hash of its addresses;
+    /// null: the hash. For replaying a capture, whose peer echoes the TSvals the recorded stack sent.
+    /// </summary>
+    public TcpIsnSelector? TcpTimestampOffsets { get; init; }
+
     /// <summary>Datagrams a UDP socket holds before it drops (and counts) new arrivals.</summary>
     public int UdpReceiveQueueLength { get; init; } = 256;
 

@@ -30,8 +30,10 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
     private readonly TokenBucket _challengeAcks;
     private readonly EphemeralPorts _ephemeral;
     private readonly TcpIsnSelector? _isnSelector;
+    private readonly TcpIsnSelector? _timestampOffsets;
 
-    public TcpLayer(StackContext context, Ipv4Layer ip, TcpSettings settings, Random random, TcpIsnSelector? isnSelector = null)
+    public TcpLayer(StackContext context, Ipv4Layer ip, TcpSettings settings, Random random, TcpIsnSelector? isnSelector = null,
+        TcpIsnSelector? timestampOffsets = null)
     {
         Context = context;
         Ip = ip;
@@ -41,6 +43,7 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
         _cookies = new SynCookies(random); // drawn last: the seeded ISN secret and ephemeral ports stay as they were
         _challengeAcks = new TokenBucket(Settings.ChallengeAcksPerSecond, Settings.ChallengeAcksPerSecond);
         _isnSelector = isnSelector;
+        _timestampOffsets = timestampOffsets;
     }
 
     public StackContext Context { get; }
@@ -130,7 +133,7 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
     /// does): a keyed hash of the addresses, so that TSval says nothing about the stack's uptime.
     /// </summary>
     public uint TimestampOffset(Ipv4Address local, ushort localPort, Ipv4Address remote, ushort remotePort) =>
-        KeyedHash(local, localPort, remote, remotePort, 4);
+        _timestampOffsets?.Invoke(local, localPort, remote, remotePort) ?? KeyedHash(local, localPort, remote, remotePort, 4);
 
     private uint KeyedHash(Ipv4Address local, ushort localPort, Ipv4Address remote, ushort remotePort, int at)
     {

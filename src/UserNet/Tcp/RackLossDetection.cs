@@ -29,7 +29,7 @@ internal sealed class RackLossDetection
     private SeqNumber _dsackRoundEnd;
     private bool _dsackRoundSet;
 
-    /// <summary>RACK.rtt: the round trip of the most recently sent segment delivered.</summary>
+    /// <summary>RACK.rtt: the round trip of the most recently delivered segment (RFC 8985 6.1).</summary>
     public TimeSpan Rtt => _rtt;
     /// <summary>RACK.reordering_seen.</summary>
     public bool ReorderingSeen { get; private set; }
@@ -48,7 +48,7 @@ internal sealed class RackLossDetection
     {
         if (!d.Any) return;
         if (d.HasClean && _fackSet && d.LowestCleanEnd < _fack) ReorderingSeen = true;
-        if (!_fackSet || d.NewestEnd > _fack) { _fack = d.NewestEnd; _fackSet = true; }
+        if (!_fackSet || d.HighestEnd > _fack) { _fack = d.HighestEnd; _fackSet = true; }
 
         var rtt = now - d.NewestSentAt;
         if (d.NewestRetransmitted)
@@ -56,11 +56,13 @@ internal sealed class RackLossDetection
             if (echoesRetransmission == false) return;
             if (echoesRetransmission is null && rtt < minRtt) return;
         }
+        // RACK.rtt follows the most recently delivered segment; RACK.xmit_ts and RACK.end_seq the most recently
+        // sent one (RFC 8985 6.2 step 2; Linux's tcp_rack_advance sets rack.rtt_us before the sent-after test).
+        _rtt = rtt;
         if (!_hasSegment || d.NewestSentAt > _xmitTs || (d.NewestSentAt == _xmitTs && d.NewestEnd > _endSeq))
         {
             _xmitTs = d.NewestSentAt;
             _endSeq = d.NewestEnd;
-            _rtt = rtt;
             _hasSegment = true;
         }
     }

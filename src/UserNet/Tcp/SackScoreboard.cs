@@ -164,8 +164,13 @@ internal sealed class SackScoreboard
             ref var s = ref _ring[_head];
             if (s.Start >= ack) break;
             int covered = Math.Min(ack - s.Start, s.Length);
-            if (!s.Sacked) d.NewlyDelivered += covered;
-            d.Note(s, wholly: covered == s.Length);
+            // A segment SACKed before was delivered then (RFC 8985 6.2: only segments newly acknowledged count):
+            // its transmission time is no RTT sample now and says nothing about reordering.
+            if (!s.Sacked)
+            {
+                d.NewlyDelivered += covered;
+                d.Note(s, wholly: covered == s.Length);
+            }
             if (covered < s.Length)
             {
                 // The peer acknowledged part of a segment: what is left stays, shorter.
@@ -180,7 +185,13 @@ internal sealed class SackScoreboard
             _count--;
             d.Segments++;
         }
-        if (_emulatedSacks > 0) _emulatedSacks = Math.Max(0, _emulatedSacks - d.Segments);
+        if (_emulatedSacks > 0 && d.Segments > 0)
+        {
+            // Linux (tcp_remove_reno_sacks): one segment of the ACK filled the hole, the rest had each brought a
+            // duplicate ACK; and at least one segment left is not at the peer (tcp_limit_reno_sacked).
+            _emulatedSacks = Math.Max(0, _emulatedSacks - (d.Segments - 1));
+            _emulatedSacks = Math.Min(_emulatedSacks, Math.Max(0, _count - 1));
+        }
         return d;
     }
 
@@ -273,12 +284,14 @@ internal sealed class SackScoreboard
     {
         /// <summary>Sequence numbers newly known to have arrived (not counting those SACKed before).</summary>
         public int NewlyDelivered;
-        /// <summary>Whole segments delivered.</summary>
+        /// <summary>Whole segments delivered: newly SACKed, or removed by the cumulative ACK (SACKed before or not).</summary>
         public int Segments;
         /// <summary>The newest transmission among the delivered segments (RACK's candidate, RFC 8985 6.2 step 1).</summary>
         public TimeSpan NewestSentAt;
         public SeqNumber NewestEnd;
         public bool NewestRetransmitted;
+        /// <summary>The highest end among the delivered segments (RACK.fack's candidate, RFC 8985 6.1).</summary>
+        public SeqNumber HighestEnd;
         /// <summary>The oldest transmission among delivered segments never retransmitted (a clean RTT sample).</summary>
         public TimeSpan OldestCleanSentAt;
         public bool HasClean;
@@ -294,6 +307,7 @@ internal sealed class SackScoreboard
                 NewestEnd = s.End;
                 NewestRetransmitted = s.EverRetransmitted;
             }
+            if (!Any || s.End > HighestEnd) HighestEnd = s.End;
             if (!s.EverRetransmitted)
             {
                 if (!HasClean || s.SentAt < OldestCleanSentAt) OldestCleanSentAt = s.SentAt;
@@ -315,6 +329,7 @@ internal sealed class SackScoreboard
                 NewestEnd = o.NewestEnd;
                 NewestRetransmitted = o.NewestRetransmitted;
             }
+            if (!Any || o.HighestEnd > HighestEnd) HighestEnd = o.HighestEnd;
             if (o.HasClean)
             {
                 if (!HasClean || o.OldestCleanSentAt < OldestCleanSentAt) OldestCleanSentAt = o.OldestCleanSentAt;

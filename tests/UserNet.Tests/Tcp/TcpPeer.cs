@@ -14,6 +14,8 @@ internal sealed record Segment(ushort SourcePort, ushort DestinationPort, uint S
 {
     /// <summary>True when every flag in <paramref name="f"/> is set.</summary>
     public bool Has(TcpFlags f) => (Flags & f) == f;
+    /// <summary>The blocks of the SACK option (RFC 2018 section 3), in the order sent; empty without one.</summary>
+    public TcpSackBlock[] SackBlocks { get; init; } = [];
     /// <summary>SEG.LEN: payload plus one for SYN and one for FIN.</summary>
     public int Length => Payload.Length + (Has(TcpFlags.Syn) ? 1 : 0) + (Has(TcpFlags.Fin) ? 1 : 0);
     public override string ToString() => $"{Flags} seq={Seq} ack={Ack} win={Window} len={Payload.Length}";
@@ -67,6 +69,17 @@ internal sealed class TcpPeer
     /// <summary>The window the peer advertises (unscaled field value).</summary>
     public ushort Window { get; set; } = 65535;
 
+    /// <summary>
+    /// The peer uses timestamps (RFC 7323): every segment it sends without a TSopt of its own gets one, TSval from
+    /// <see cref="PeerTsVal"/> and TSecr the stack's latest TSval (<see cref="StackTsVal"/>; zero on a SYN without ACK).
+    /// </summary>
+    public bool Timestamps { get; set; }
+    /// <summary>The peer's TSval clock: milliseconds of the manual clock plus <see cref="PeerTsOffset"/>.</summary>
+    public uint PeerTsOffset { get; set; } = 7_000_000;
+    public uint PeerTsVal => unchecked((uint)(long)Now.TotalMilliseconds + PeerTsOffset);
+    /// <summary>The TSval of the latest segment taken from the stack that carried one.</summary>
+    public uint StackTsVal { get; private set; }
+
     public TcpConnectionListener? Listener { get; private set; }
     /// <summary>The stack's SYN-ACK of the last passive open.</summary>
     public Segment? SynAck { get; private set; }
@@ -78,10 +91,15 @@ internal sealed class TcpPeer
 
     /// <summary>Sends one segment from the peer with correct TCP and IP checksums.</summary>
     public void Send(TcpFlags flags, uint seq, uint ack, ReadOnlySpan<byte> payload = default, ushort? window = null,
-        TcpOptions options = default, ushort? fromPort = null, ushort? toPort = null)
+        TcpOptions options = default, ushort? fromPort = null, ushort? toPort = null, ReadOnlySpan<TcpSackBlock> sack = default)
     {
+        if (Timestamps && options.TimestampValue is null)
+        {
+            options.TimestampValue = PeerTsVal;
+            options.TimestampEcho = (flags & TcpFlags.Ack) != 0 ? StackTsVal : 0;
+        }
         var buf = new byte[60 + payload.Length];
-        int hl = TcpSegment.WriteHeader(buf, fromPort ?? RemotePort, toPort ?? LocalPort, seq, ack, flags, window ?? Window, options);
+        int hl = TcpSegment.WriteHeader(buf, fromPort ?? RemotePort, toPort ?? LocalPort, seq, ack, flags, window ?? Window, options, sack);
         payload.CopyTo(buf.AsSpan(hl));
         var seg = new TcpSegment(buf.AsSpan(0, hl + payload.Length));
         seg.UpdateChecksum(TestStack.PeerIp, TestStack.OurIp);
@@ -98,6 +116,16 @@ internal sealed class TcpPeer
     /// <summary>A pure ACK of <paramref name="ack"/> (default: everything the peer has seen, <see cref="RcvNxt"/>).</summary>
     public void SendAck(uint? ack = null, ushort? window = null) => Send(TcpFlags.Ack, SndNxt, ack ?? RcvNxt, window: window);
 
+    /// <summary>
+    /// A pure ACK of <paramref name="ack"/> with a SACK option carrying <paramref name="blocks"/> ([left, right) each),
+    /// first block first (RFC 2018 section 3).
+    /// </summary>
+    public void SendSack(uint ack, params (uint Left, uint Right)[] blocks)
+    {
+        var sack = blocks.Select(b => new TcpSackBlock(b.Left, b.Right)).ToArray();
+        Send(TcpFlags.Ack, SndNxt, ack, sack: sack);
+    }
+
     /// <summary>The peer's FIN (with ACK); moves <see cref="SndNxt"/> past it.</summary>
     public void SendFin(uint? ack = null)
     {
@@ -112,7 +140,11 @@ internal sealed class TcpPeer
     {
         var list = new List<Segment>();
         foreach (var frame in F.Sent)
-            if (Parse(frame) is { } s) list.Add(s);
+            if (Parse(frame) is { } s)
+            {
+                list.Add(s);
+                if (s.Options.TimestampValue is { } tsVal) StackTsVal = tsVal;
+            }
         F.ClearSent();
         return list;
     }
@@ -155,7 +187,12 @@ internal sealed class TcpPeer
         Assert.True(TcpSegment.TryParse(ip.Payload, out var seg), "truncated TCP header");
         Assert.True(seg.IsChecksumValid(ip.Source, ip.Destination), "bad TCP checksum");
         Assert.True(TcpOptions.TryParse(seg.Options, out var options), "malformed TCP options");
-        return new Segment(seg.SourcePort, seg.DestinationPort, seg.SequenceNumber, seg.AcknowledgmentNumber, seg.Flags, seg.Window, options, seg.Payload.ToArray());
+        Span<TcpSackBlock> blocks = stackalloc TcpSackBlock[4];
+        int blockCount = TcpOptions.ReadSackBlocks(seg.Options, blocks);
+        return new Segment(seg.SourcePort, seg.DestinationPort, seg.SequenceNumber, seg.AcknowledgmentNumber, seg.Flags, seg.Window, options, seg.Payload.ToArray())
+        {
+            SackBlocks = blocks[..blockCount].ToArray(),
+        };
     }
 
     // ------------------------------------------------------------------ the clock

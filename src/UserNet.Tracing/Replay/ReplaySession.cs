@@ -7,6 +7,7 @@ using UserNet.Core;
 using UserNet.Icmp;
 using UserNet.Services;
 using UserNet.Stack;
+using UserNet.Tcp;
 using UserNet.Tracing;
 using UserNet.Wire;
 

@@ -104,7 +104,6 @@ internal enum Decision : byte
     TcpWindowUpdateSent,
     TcpRstSent,
     TcpRackRetransmission,
-    TcpTimeoutRetransmission,
     TcpLossProbeSent,
     TcpLossProbeRetransmission,
     TcpSackRecovery,
@@ -214,7 +213,6 @@ internal static class Decisions
         Set(Decision.TcpWindowUpdateSent, Layer.Tcp, "tcp window update");
         Set(Decision.TcpRstSent, Layer.Tcp, "tcp rst");
         Set(Decision.TcpRackRetransmission, Layer.Tcp, "tcp retransmission (rack: lost by time)");
-        Set(Decision.TcpTimeoutRetransmission, Layer.Tcp, "tcp retransmission (timeout)");
         Set(Decision.TcpLossProbeSent, Layer.Tcp, "tcp tail loss probe (new data)");
         Set(Decision.TcpLossProbeRetransmission, Layer.Tcp, "tcp tail loss probe (last segment again)");
         Set(Decision.TcpSackRecovery, Layer.Tcp, "tcp ack with sack -> segments marked lost -> recovery");

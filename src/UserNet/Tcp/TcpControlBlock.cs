@@ -245,6 +245,10 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
         {
             if ((flags & TcpFlags.Rst) == 0)
             {
+                // A retransmission of what we hold already: its ACK reports it in a D-SACK block (RFC 2883 4.1.1).
+                int dataLength = seg.Payload.Length;
+                if (_sack && dataLength > 0 && segSeq < _rcv.Nxt)
+                    _sackOut.OnDuplicate(segSeq, segSeq + Math.Min(dataLength, _rcv.Nxt - segSeq));
                 _ctx.Decide(Decision.TcpSegmentOutsideWindowAck);
                 SendAck(Decision.TcpAckOutsideWindowSent);
                 if (State == TcpState.TimeWait && (flags & TcpFlags.Fin) != 0) _timers.Set(TcpTimer.TimeWait, _ctx.Now + _s.TimeWait);
@@ -866,7 +870,7 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
     {
         LossCause.Rack => Decision.TcpRackRetransmission,
         LossCause.DuplicateAcks => _lossDecision,
-        _ => Decision.TcpTimeoutRetransmission,
+        _ => Decision.TcpRetransmissionSent, // the timeout's: the words every capture so far recorded for it
     };
 
     /// <summary>Sends the <paramref name="index"/>th segment of the scoreboard again, counted under its cause.</summary>

@@ -78,7 +78,6 @@ internal sealed class RackLossDetection
         _dsackRoundEnd = sndMax;
         _dsackRoundSet = true;
         _reoWndPersist = ReoWndPersist;
-        ReorderingSeen = true;
     }
 
     /// <summary>A loss recovery ended: after 16 without a D-SACK the window goes back to its base (step 3).</summary>

@@ -482,6 +482,7 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
         {
             if (delivered.Any)
             {
+                _recoveryProbes = 0;
                 _rack.OnDelivered(delivered, now, MinRtt, echoesRetransmission: null);
                 DetectLossByTime(now, fromAck: true, blocks[..blockCount]);
             }
@@ -903,6 +904,14 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
     /// </summary>
     private void ScheduleLossProbe()
     {
+        if (_inRecovery && _sack && !_board.IsEmpty && _snd.Window > 0)
+        {
+            // In recovery: the probe of SendRecoveryProbe, should the ACKs stop; each probe without an answer doubles the wait.
+            if (_recoveryProbes >= MaxRecoveryProbes) { _timers.Stop(TcpTimer.LossProbe); return; }
+            var wait = RackLossDetection.ProbeTimeout(_rtt.SmoothedRtt, _rtt.HasSample, _board.Count, _rtt.Rto) * (1 << _recoveryProbes);
+            _timers.Set(TcpTimer.LossProbe, _ctx.Now + wait);
+            return;
+        }
         if (!_sack || _board.IsEmpty || _probeOut || _inRecovery || _inTimeoutRecovery || _board.SackedSegments > 0
             || _snd.Window == 0 || State is not (TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck))
         {
@@ -920,6 +929,7 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
     private void SendLossProbe()
     {
         if (_board.IsEmpty) return;
+        if (_inRecovery) { SendRecoveryProbe(); return; }
         long buffered = _send.Peek(out _);
         long unsent = buffered - _snd.Outstanding;
         if (unsent > 0 && !_snd.FinSent && (long)_snd.Window - _snd.Outstanding >= Math.Min(unsent, _segmentSize))
@@ -938,6 +948,30 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
         _probeEnd = _snd.Max;
         ArmRetransmit();
     }
+
+    /// <summary>
+    /// In fast recovery the ACKs stopped for a probe timeout: the peer's last ACK was lost, or what we sent last was,
+    /// and nothing left in flight will bring another. RFC 8985 arms its probe only outside recovery and leaves this to
+    /// the retransmission timer (200 ms at least); on a path that loses both ways that wait is most of a transfer's
+    /// time. So the highest segment not SACKed goes again: the receiver answers a segment it holds at once (RFC 5681
+    /// 4.2), and the ACK shows RACK what is missing. Up to three per silence, each after twice the wait of the one
+    /// before; an ACK that delivers anything starts the count again.
+    /// </summary>
+    private void SendRecoveryProbe()
+    {
+        int i = _board.Count - 1;
+        while (i > 0 && _board[i].Sacked) i--;
+        if (_board[i].Sacked) return;
+        Retransmit(i, Decision.TcpLossProbeRetransmission);
+        _undoRetransmissions--; // a probe is not one of the recovery's retransmissions
+        _recoveryProbes++;
+        ScheduleLossProbe();
+    }
+
+    /// <summary>Recovery probes sent since the last ACK that delivered anything.</summary>
+    private int _recoveryProbes;
+    /// <summary>After this many unanswered probes the retransmission timer has the last word.</summary>
+    private const int MaxRecoveryProbes = 3;
 
     /// <summary>
     /// A segment with no data carries SND.MAX, the highest sequence number sent, not SND.NXT: after a retransmission

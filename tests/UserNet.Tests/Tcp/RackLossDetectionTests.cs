@@ -235,7 +235,7 @@ public sealed class RackLossDetectionTests
         Assert.Equal(1, rack.ReorderWindowMultiplier);
         rack.OnDsack(sndUna: Seq(1000), sndMax: Seq(2000));
         Assert.Equal(2, rack.ReorderWindowMultiplier);
-        Assert.True(rack.ReorderingSeen);
+        Assert.False(rack.ReorderingSeen);                                   // a D-SACK widens the window; it is not reordering (step 2 says what is)
         Assert.Equal(Ms(20), rack.ReorderWindow(false, 0, Ms(40), Ms(100))); // 2 x 40 / 4
         rack.OnDsack(Seq(1500), Seq(2500));                                  // same round: SND.UNA < 2000
         Assert.Equal(2, rack.ReorderWindowMultiplier);

@@ -482,7 +482,7 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
         {
             if (delivered.Any)
             {
-                _recoveryProbes = 0;
+                _silenceProbes = 0;
                 _rack.OnDelivered(delivered, now, MinRtt, echoesRetransmission: null);
                 DetectLossByTime(now, fromAck: true, blocks[..blockCount]);
             }
@@ -900,27 +900,25 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
 
     /// <summary>
     /// RFC 8985 7.2: with data out, SACK in use, no recovery and nothing SACKed, a tail loss probe is due two round
-    /// trips after the last transmission or ACK (Linux's conditions for scheduling one). One probe per episode.
+    /// trips after the last transmission or ACK (Linux's conditions for scheduling one). One per episode. Beyond the
+    /// RFC, when the ACKs stop in any other state (in recovery, after a timeout, after the probe itself), a silence
+    /// probe is due after the same time doubled per probe already sent, up to three (see <see cref="SendSilenceProbe"/>).
     /// </summary>
     private void ScheduleLossProbe()
     {
-        if (_inRecovery && _sack && !_board.IsEmpty && _snd.Window > 0)
-        {
-            // In recovery: the probe of SendRecoveryProbe, should the ACKs stop; each probe without an answer doubles the wait.
-            if (_recoveryProbes >= MaxRecoveryProbes) { _timers.Stop(TcpTimer.LossProbe); return; }
-            var wait = RackLossDetection.ProbeTimeout(_rtt.SmoothedRtt, _rtt.HasSample, _board.Count, _rtt.Rto) * (1 << _recoveryProbes);
-            _timers.Set(TcpTimer.LossProbe, _ctx.Now + wait);
-            return;
-        }
-        if (!_sack || _board.IsEmpty || _probeOut || _inRecovery || _inTimeoutRecovery || _board.SackedSegments > 0
-            || _snd.Window == 0 || State is not (TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck))
+        if (!_sack || _board.IsEmpty || _snd.Window == 0 || _silenceProbes >= MaxSilenceProbes
+            || State is not (TcpState.Established or TcpState.CloseWait or TcpState.FinWait1 or TcpState.Closing or TcpState.LastAck))
         {
             _timers.Stop(TcpTimer.LossProbe);
             return;
         }
         var pto = RackLossDetection.ProbeTimeout(_rtt.SmoothedRtt, _rtt.HasSample, _board.Count, _rtt.Rto);
+        if (!TailProbeAllowed) pto *= 1 << _silenceProbes;
         _timers.Set(TcpTimer.LossProbe, _ctx.Now + pto);
     }
+
+    /// <summary>RFC 8985 7.2 and Linux: a tail loss probe only outside recovery, with nothing SACKed, once per episode.</summary>
+    private bool TailProbeAllowed => !_probeOut && !_inRecovery && !_inTimeoutRecovery && _board.SackedSegments == 0;
 
     /// <summary>
     /// RFC 8985 7.3: the probe timer fired. Send one new segment if the windows let one go (even past cwnd, as
@@ -929,7 +927,7 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
     private void SendLossProbe()
     {
         if (_board.IsEmpty) return;
-        if (_inRecovery) { SendRecoveryProbe(); return; }
+        if (!TailProbeAllowed) { SendSilenceProbe(); return; }
         long buffered = _send.Peek(out _);
         long unsent = buffered - _snd.Outstanding;
         if (unsent > 0 && !_snd.FinSent && (long)_snd.Window - _snd.Outstanding >= Math.Min(unsent, _segmentSize))
@@ -947,31 +945,32 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
         _probeOut = true;
         _probeEnd = _snd.Max;
         ArmRetransmit();
+        ScheduleLossProbe(); // the silence probe, should this one go unanswered
     }
 
     /// <summary>
-    /// In fast recovery the ACKs stopped for a probe timeout: the peer's last ACK was lost, or what we sent last was,
-    /// and nothing left in flight will bring another. RFC 8985 arms its probe only outside recovery and leaves this to
-    /// the retransmission timer (200 ms at least); on a path that loses both ways that wait is most of a transfer's
-    /// time. So the highest segment not SACKed goes again: the receiver answers a segment it holds at once (RFC 5681
-    /// 4.2), and the ACK shows RACK what is missing. Up to three per silence, each after twice the wait of the one
-    /// before; an ACK that delivers anything starts the count again.
+    /// The ACKs stopped for a probe timeout where RFC 8985 has no probe (in recovery, after a timeout, or after its
+    /// one tail loss probe): the peer's last ACK was lost, or what we sent last was, and nothing left in flight will
+    /// bring another. RFC 8985 leaves this to the retransmission timer, 200 ms at least; on a path that loses both
+    /// ways that wait is most of a transfer's time (the bench measures it). So the highest segment not SACKed goes
+    /// again: a receiver answers a segment it already holds at once (RFC 5681 4.2), and the ACK shows RACK what is
+    /// missing. Up to three per silence, each after twice the wait of the one before; an ACK that delivers anything
+    /// starts the count again, and the retransmission timer stays the last resort.
     /// </summary>
-    private void SendRecoveryProbe()
+    private void SendSilenceProbe()
     {
         int i = _board.Count - 1;
         while (i > 0 && _board[i].Sacked) i--;
         if (_board[i].Sacked) return;
         Retransmit(i, Decision.TcpLossProbeRetransmission);
         _undoRetransmissions--; // a probe is not one of the recovery's retransmissions
-        _recoveryProbes++;
+        _silenceProbes++;
         ScheduleLossProbe();
     }
 
-    /// <summary>Recovery probes sent since the last ACK that delivered anything.</summary>
-    private int _recoveryProbes;
-    /// <summary>After this many unanswered probes the retransmission timer has the last word.</summary>
-    private const int MaxRecoveryProbes = 3;
+    /// <summary>Silence probes sent since the last ACK that delivered anything.</summary>
+    private int _silenceProbes;
+    private const int MaxSilenceProbes = 3;
 
     /// <summary>
     /// A segment with no data carries SND.MAX, the highest sequence number sent, not SND.NXT: after a retransmission
@@ -1146,6 +1145,8 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
                 _timers.Stop(TcpTimer.Reorder);
                 _timers.Stop(TcpTimer.LossProbe);
                 Output();
+                _silenceProbes = 0;
+                ScheduleLossProbe();
                 break;
         }
         ArmRetransmit();

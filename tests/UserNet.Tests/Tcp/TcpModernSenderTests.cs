@@ -462,6 +462,46 @@ public sealed class TcpModernSenderTests
     }
 
     [Fact]
+    public void An_unanswered_probe_is_followed_by_a_silence_probe_before_the_RTO_beyond_RFC8985_7()
+    {
+        // As above, but the probe's ACK is lost too. RFC 8985 sends one probe per episode and leaves the rest to the
+        // RTO; we send the highest segment not SACKed again after the probe timeout (doubled for each probe already
+        // unanswered, up to three), so a path that loses ACKs as well as data is not held for the RTO. Probe at
+        // t_ack + 202 ms, silence probe 202 ms later (t_ack + 404 ms), before the RTO restarted by the probe
+        // (t_ack + 202 + 250 ms); the next would wait 404 ms, so the RTO comes first.
+        var p = Open(sack: true, timestamps: true);
+        var data = TcpPeer.Bytes(10 * Size, seed: 6);
+        uint una = p.RcvNxt;
+        p.AppWrite(data);
+        Assert.Equal(10, p.Take().Count);
+        uint S(int k) => una + (uint)((k - 1) * Size);
+        p.Advance(Rtt);
+        p.SendAck(S(9));
+        p.ExpectNothing();
+        var ackedAt = p.Now;
+
+        Assert.Equal(Ms(202), p.RunNextTimer());
+        Assert.Equal(S(10), p.TakeOne().Seq);                 // the tail loss probe (RFC 8985 7.3)
+        Assert.Equal(Ms(202), p.RunNextTimer());
+        var again = p.TakeOne();                              // the silence probe: the same segment, once more
+        Assert.Equal(S(10), again.Seq);
+        Assert.Equal(data[(9 * Size)..], again.Payload);
+        Assert.Equal(ackedAt + Ms(404), p.Now);
+        Assert.Equal(2, Count(p, TcpCounter.LossProbes));
+        Assert.Equal(0, Count(p, TcpCounter.TimeoutRetransmissions));
+
+        Assert.Equal(Ms(48), p.RunNextTimer());               // t_ack + 452 ms: the retransmission timer
+        Assert.Equal(S(9), p.TakeOne().Seq);                  // RTO: everything not SACKed is lost, oldest first
+        Assert.Equal(1, Count(p, TcpCounter.TimeoutRetransmissions));
+
+        // The peer answers at last: everything arrived; the stream completes and nothing more is sent.
+        p.Advance(Rtt);
+        p.SendAck(S(11));
+        Assert.All(p.Take(), s => Assert.Equal(0, s.Payload.Length));
+        Assert.True(p.Tcb!.Scoreboard.IsEmpty);
+    }
+
+    [Fact]
     public void No_loss_probe_for_a_peer_without_SACK_the_RTO_recovers_the_tail_RFC8985_7_2()
     {
         // RFC 8985 7.2: TLP needs SACK (the probe's ACK must say what it repaired). Without it, the RTO.

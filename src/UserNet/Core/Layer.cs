@@ -134,7 +134,7 @@ public static class DropReasons
         Set(DropReason.TcpOutOfWindow, Layer.Tcp, "out_of_window", "tcp segment outside the receive window");
         Set(DropReason.TcpOutOfOrderFull, Layer.Tcp, "out_of_order_full", "tcp out-of-order data in too many separate ranges");
         Set(DropReason.TcpChallengeAckLimited, Layer.Tcp, "challenge_ack_limited", "tcp challenge ack rate limited");
-        Set(DropReason.TcpPaws, Layer.Tcp, "paws", "tcp paws: old timestamp -> drop, ack");
+        Set(DropReason.TcpPaws, Layer.Tcp, "paws", "tcp paws: old timestamp, ack sent");
         Set(DropReason.TcpAcceptQueueFull, Layer.Tcp, "accept_queue_full", "tcp ack with a good syn cookie while the accept queue is full");
         return t;
     }

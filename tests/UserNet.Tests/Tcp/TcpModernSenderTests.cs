@@ -21,9 +21,9 @@ public sealed class TcpModernSenderTests
     /// Passive open: the peer's SYN offers SACK and timestamps as the test says; its ACK of our SYN-ACK comes one
     /// round trip later, which gives the stack its first RTT sample (SRTT 100 ms, RTTVAR 50 ms, RTO 300 ms).
     /// </summary>
-    private static TcpPeer Open(bool sack, bool timestamps)
+    private static TcpPeer Open(bool sack, bool timestamps, IFrameObserver? observer = null)
     {
-        var p = new TcpPeer { Timestamps = timestamps };
+        var p = new TcpPeer(observer: observer) { Timestamps = timestamps };
         p.Listen();
         p.SendSyn(new TcpOptions { Mss = (ushort)(Size + (timestamps ? 12 : 0)), SackPermitted = sack });
         p.Advance(Rtt);
@@ -386,6 +386,48 @@ public sealed class TcpModernSenderTests
         Assert.Equal(0, Count(p, TcpCounter.FastRetransmissions));
         Assert.Equal(0, Count(p, TcpCounter.LossProbes));
         Assert.Equal(0, Count(p, TcpCounter.SpuriousRetransmissions));
+    }
+
+    /// <summary>Every frame's decision, as a trace shows it.</summary>
+    private sealed class Decisions : IFrameObserver
+    {
+        public readonly List<(FrameDirection Direction, string Decision)> Seen = new();
+        public void OnFrame(FrameDirection direction, ReadOnlySpan<byte> frame, Layer layer, string decision, TimeSpan time) =>
+            Seen.Add((direction, decision));
+    }
+
+    [Fact]
+    public void The_trace_says_which_SACK_blocks_marked_which_hole_lost_and_why_a_segment_went_again()
+    {
+        // Ten segments, the second lost; three SACKs later RACK marks it lost. The ACK that did it is narrated with its
+        // blocks and the hole in tcpdump's relative numbers, and the retransmission with its cause.
+        var seen = new Decisions();
+        var p = Open(sack: true, timestamps: true, seen);
+        WarmUp(p, 10);
+        uint una = p.RcvNxt;
+        uint rel = una - p.StackIss;                              // tcpdump's relative number of `una`
+        p.AppWrite(TcpPeer.Bytes(10 * Size, seed: 4));
+        Assert.Equal(10, p.Take().Count);
+        uint S(int k) => una + (uint)((k - 1) * Size);
+        p.Advance(Rtt);
+        p.SendAck(S(2));
+        for (int k = 3; k <= 5; k++) p.SendSack(S(2), (S(3), S(k + 1)));
+        Assert.Equal(S(2), p.TakeOne().Seq);
+
+        var marked = seen.Seen.Single(d => d.Direction == FrameDirection.Received && d.Decision.Contains("marked lost")).Decision;
+        Assert.Equal($"tcp ack with sack {rel + Size * 2}:{rel + Size * 5} -> hole at {rel + Size} marked lost -> retransmit", marked);
+        Assert.Contains((FrameDirection.Sent, "tcp retransmission (rack: lost by time)"), seen.Seen);
+    }
+
+    [Fact]
+    public void The_trace_says_a_segment_failed_PAWS_RFC7323_5_3()
+    {
+        var seen = new Decisions();
+        var p = Open(sack: true, timestamps: true, seen);
+        p.PeerTsOffset -= 10_000;                                 // the peer's clock seems to go back: an old duplicate
+        p.Send(TcpFlags.Ack | TcpFlags.Psh, p.SndNxt, p.RcvNxt, TcpPeer.Bytes(100));
+        Assert.Contains(seen.Seen, d => d.Direction == FrameDirection.Received && d.Decision == "tcp paws: old timestamp, ack sent -> drop");
+        Assert.Equal(0, p.AppRead().Data.Length);
     }
 
     [Fact]

@@ -104,6 +104,7 @@ internal enum Decision : byte
     TcpWindowUpdateSent,
     TcpRstSent,
     TcpRackRetransmission,
+    TcpAckPawsSent,
     TcpLossProbeSent,
     TcpLossProbeRetransmission,
     TcpSackRecovery,
@@ -213,6 +214,7 @@ internal static class Decisions
         Set(Decision.TcpWindowUpdateSent, Layer.Tcp, "tcp window update");
         Set(Decision.TcpRstSent, Layer.Tcp, "tcp rst");
         Set(Decision.TcpRackRetransmission, Layer.Tcp, "tcp retransmission (rack: lost by time)");
+        Set(Decision.TcpAckPawsSent, Layer.Tcp, "tcp ack (old timestamp)");
         Set(Decision.TcpLossProbeSent, Layer.Tcp, "tcp tail loss probe (new data)");
         Set(Decision.TcpLossProbeRetransmission, Layer.Tcp, "tcp tail loss probe (last segment again)");
         Set(Decision.TcpSackRecovery, Layer.Tcp, "tcp ack with sack -> segments marked lost -> recovery");

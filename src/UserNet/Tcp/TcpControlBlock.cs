@@ -236,7 +236,7 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
         if (opts.TimestampValue is { } tsv && (flags & TcpFlags.Rst) == 0 && _ts.IsOld(tsv, _ctx.Now))
         {
             _ctx.Drop(DropReason.TcpPaws);
-            SendAck(Decision.TcpAckOutsideWindowSent);
+            SendAck(Decision.TcpAckPawsSent);
             return;
         }
 
@@ -495,7 +495,14 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
         {
             // RFC 6937: what this ACK delivered decides how much may go out now (a duplicate ACK from a peer without
             // SACK delivered one segment).
-            long deliveredBytes = delivered.NewlyDelivered + (!_sack && duplicate ? _segmentSize : 0);
+            long deliveredBytes = delivered.NewlyDelivered;
+            if (!_sack)
+            {
+                // RFC 6937 section 3 without SACK: a duplicate ACK counts one segment delivered; a cumulative ACK then
+                // counts only what the duplicates before it did not.
+                if (duplicate) { deliveredBytes = _segmentSize; _dupAckDelivered += _segmentSize; }
+                else if (acked > 0) { deliveredBytes = Math.Max(0, deliveredBytes - _dupAckDelivered); _dupAckDelivered = 0; }
+            }
             uint pipe = (uint)_board.Pipe(_segmentSize);
             uint sendCount = _prr.OnAck((uint)deliveredBytes, pipe, (uint)_segmentSize);
             _cc.SetWindow(pipe + sendCount);
@@ -579,6 +586,9 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
         _ctx.Counters.Count(TcpCounter.DuplicateAckRecoveries);
     }
 
+    /// <summary>Bytes PRR counted as delivered for duplicate ACKs since the last cumulative ACK (a peer without SACK).</summary>
+    private long _dupAckDelivered;
+
     /// <summary>How the next retransmission of a segment lost to duplicate ACKs is traced.</summary>
     private Decision _lossDecision = Decision.TcpFastRetransmissionThreeDupAcks;
 
@@ -621,6 +631,7 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
         _recoverSet = true;
         _undoRetransmissions = 0;
         _undoPossible = true;
+        _dupAckDelivered = 0;
         uint cwnd = _cc.Window;
         _cc.OnCongestionEvent(_snd.Outstanding, now);
         _prr.Start(_cc.SlowStartThreshold, Math.Max(cwnd, 1));

@@ -87,7 +87,9 @@ s = socket.create_connection(("10.81.0.2", 7), timeout=5); s.sendall(b"hi"); s.s
 print(s.recv(10).decode()); s.close()
 """);
         Assert.Equal("hi", r.Stdout.Trim());
-        Thread.Sleep(300);
+        // The kernel's ACK of our FIN ends the connection; on a busy machine that can take more than a moment.
+        for (var until = DateTime.UtcNow.AddSeconds(10); !up.Output.Contains("(LAST-ACK -> CLOSED)") && DateTime.UtcNow < until;)
+            Thread.Sleep(20);
         Assert.Equal(0, up.Terminate(TimeSpan.FromSeconds(30)));
         var lines = up.Output.Split('\n');
         Assert.Contains(lines, l => l.Contains(" in  ") && l.Contains("(LISTEN -> SYN-RECEIVED)"));

@@ -427,7 +427,7 @@ public sealed class TcpModernSenderTests
         p.PeerTsOffset -= 10_000;                                 // the peer's clock seems to go back: an old duplicate
         p.Send(TcpFlags.Ack | TcpFlags.Psh, p.SndNxt, p.RcvNxt, TcpPeer.Bytes(100));
         Assert.Contains(seen.Seen, d => d.Direction == FrameDirection.Received && d.Decision == "tcp paws: old timestamp, ack sent -> drop");
-        Assert.Equal(0, p.AppRead().Data.Length);
+        Assert.Empty(p.AppRead().Data);
     }
 
     [Fact]
@@ -539,7 +539,7 @@ public sealed class TcpModernSenderTests
         // The peer answers at last: everything arrived; the stream completes and nothing more is sent.
         p.Advance(Rtt);
         p.SendAck(S(11));
-        Assert.All(p.Take(), s => Assert.Equal(0, s.Payload.Length));
+        Assert.All(p.Take(), s => Assert.Empty(s.Payload));
         Assert.True(p.Tcb!.Scoreboard.IsEmpty);
     }
 

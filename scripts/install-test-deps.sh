@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the integration tests drive: iputils ping (the kernel's pinger), iproute2
 # (namespaces and TAPs), python3 (raw-socket frame injection and kernel sockets), OpenBSD netcat (the kernel's end
-# of TCP transfers), nftables (random loss inside a namespace), tcpdump and tshark (the tracer tests compare against
-# tcpdump's text and check that tshark reads our pcapng comments). Does nothing when they are all there.
+# of TCP transfers), nftables (random loss inside a namespace), ethtool (offloads off, so that the kernel's TCP sends
+# MSS-sized segments, lost one by one), tcpdump and tshark (the tracer tests compare against tcpdump's text and
+# check that tshark reads our pcapng comments). Does nothing when they are all there.
 set -euo pipefail
 need=()
 command -v ping >/dev/null 2>&1 || need+=(iputils-ping)
@@ -10,6 +11,7 @@ command -v ip >/dev/null 2>&1 || need+=(iproute2)
 [ -x /usr/bin/python3 ] || need+=(python3)
 nc -h 2>&1 | grep -q -- '-N' || need+=(netcat-openbsd)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
+command -v ethtool >/dev/null 2>&1 || [ -x /usr/sbin/ethtool ] || need+=(ethtool)
 command -v tcpdump >/dev/null 2>&1 || [ -x /usr/sbin/tcpdump ] || need+=(tcpdump)
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 [ ${#need[@]} -eq 0 ] && exit 0

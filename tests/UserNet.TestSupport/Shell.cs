@@ -33,12 +33,13 @@ public static class Shell
     }
 
     /// <summary>Runs a tool the tests compare against (tcpdump, tshark); CI installs them (scripts/install-test-deps.sh).</summary>
-    public static Result Tool(string tool, params string[] args)
-    {
-        var path = new[] { "/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/" }.Select(d => d + tool).FirstOrDefault(File.Exists)
+    public static Result Tool(string tool, params string[] args) =>
+        Run(ToolPath(tool), args, env: new Dictionary<string, string> { ["TZ"] = "UTC" });
+
+    /// <summary>Where a system tool is (also the sbin ones, whatever PATH says); throws, naming the installer, if it is missing.</summary>
+    public static string ToolPath(string tool) =>
+        new[] { "/usr/bin/", "/usr/sbin/", "/bin/", "/sbin/" }.Select(d => d + tool).FirstOrDefault(File.Exists)
             ?? throw new InvalidOperationException($"{tool} is not installed (scripts/install-test-deps.sh installs it)");
-        return Run(path, args, env: new Dictionary<string, string> { ["TZ"] = "UTC" });
-    }
 
     /// <summary>The usernet CLI built next to the tests, in UTC.</summary>
     public static Result Usernet(params string[] args) =>

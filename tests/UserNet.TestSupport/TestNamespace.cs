@@ -38,6 +38,52 @@ public sealed class TestNamespace : IDisposable
         Check("ip", "addr", "add", kernelCidr, "dev", tap);
     }
 
+    /// <summary>
+    /// Loses <paramref name="percent"/>% of the TCP segments that a bridge in this namespace forwards, each way, each
+    /// segment on its own at random (nftables, bridge family, forward hook; steps of 0.1%). ARP and everything else
+    /// pass. Loss on the forward path is loss on the wire for both ends: neither TCP learns of it but by its absence.
+    /// (An output rule in the sending kernel's own namespace would not be: its TCP sees the refused segment as a failed
+    /// send and sends it again at once, so a kernel sender would lose nothing.) <see cref="TapWire"/> makes such a
+    /// bridge between the kernel and usernet.
+    /// </summary>
+    public void AddRandomTcpLoss(double percent)
+    {
+        var permille = (int)Math.Round(percent * 10);
+        if (permille is < 1 or > 1000 || Math.Abs(permille - percent * 10) > 1e-9)
+            throw new ArgumentOutOfRangeException(nameof(percent), percent, "0.1 to 100, in steps of 0.1");
+        var rules = $$"""
+            table bridge usernet_test_loss {
+              chain forward {
+                type filter hook forward priority 0; policy accept;
+                meta l4proto tcp counter numgen random mod 1000 < {{permille}} counter drop
+              }
+            }
+            """;
+        var file = Path.GetTempFileName();
+        File.WriteAllText(file, rules);
+        try { Check(Shell.ToolPath("nft"), "-f", file); } finally { File.Delete(file); }
+    }
+
+    /// <summary>What the rules of <see cref="AddRandomTcpLoss"/> have counted so far: TCP segments forwarded and lost.</summary>
+    public (long Seen, long Dropped) TcpLossCounts()
+    {
+        var listing = Check(Shell.ToolPath("nft"), "list", "table", "bridge", "usernet_test_loss").Stdout;
+        var packets = System.Text.RegularExpressions.Regex.Matches(listing, @"packets (\d+)").Select(m => long.Parse(m.Groups[1].Value)).ToArray();
+        return (packets[0], packets[1]);
+    }
+
+    /// <summary>Waits until something in this namespace listens on the TCP <paramref name="port"/> (ss, from iproute2).</summary>
+    public void WaitForListen(int port, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (DateTime.UtcNow < deadline)
+        {
+            if (Exec(TimeSpan.FromSeconds(10), "ss", "-Hltn", $"sport = :{port}").Stdout.Trim().Length > 0) return;
+            Thread.Sleep(20);
+        }
+        throw new TimeoutException($"nothing listens on TCP port {port} in {Name}");
+    }
+
     public Shell.Result Exec(TimeSpan timeout, params string[] args) =>
         Shell.Run("ip", ["netns", "exec", Name, .. args], timeout);
 
@@ -51,9 +97,15 @@ public sealed class TestNamespace : IDisposable
     }
 
     /// <summary>Starts the usernet CLI inside the namespace, collecting its output as it comes.</summary>
-    public UsernetProcess StartUsernet(params string[] args)
+    public UsernetProcess StartUsernet(params string[] args) => Start([.. UsernetCli.Command, .. args]);
+
+    /// <summary>
+    /// Starts any command inside the namespace, collecting its output as it comes; it is killed at <see cref="Dispose"/>
+    /// if it still runs.
+    /// </summary>
+    public UsernetProcess Start(params string[] args)
     {
-        var p = UsernetProcess.Start(["ip", "netns", "exec", Name, .. UsernetCli.Command, .. args]);
+        var p = UsernetProcess.Start(["ip", "netns", "exec", Name, .. args]);
         _started.Add(p.Process);
         return p;
     }
@@ -64,6 +116,11 @@ public sealed class TestNamespace : IDisposable
         {
             try { if (!p.HasExited) p.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
         }
+        // Whatever else still runs in here (a test's kernel nc, started some other way) belongs to the test too.
+        var left = Shell.Run("ip", ["netns", "pids", Name], TimeSpan.FromSeconds(30)).Stdout
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        foreach (var pid in left)
+            if (int.TryParse(pid, out var id)) Tmds.Linux.LibC.kill(id, Tmds.Linux.LibC.SIGKILL);
         Shell.Run("ip", ["netns", "del", Name], TimeSpan.FromSeconds(30));
     }
 }

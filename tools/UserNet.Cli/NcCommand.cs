@@ -119,8 +119,11 @@ internal static class NcCommand
         await Task.WhenAny(Task.WhenAll(receiving, sending), Task.Delay(Timeout.Infinite, stop).ContinueWith(_ => { }));
         if (exit != ExitCodes.Ok || stop.IsCancellationRequested) conn.Abort();
         await conn.CloseAsync();
-        // Give the closing handshake a moment so the peer sees our FIN acknowledged, as a kernel socket would.
-        for (int i = 0; i < 100 && conn.State is not (TcpState.Closed or TcpState.TimeWait); i++) await Task.Delay(20);
+        // A kernel socket goes on sending after its process exits; the stack dies with ours. So stay until the peer
+        // has acknowledged everything, our FIN included (FIN-WAIT-2, TIME-WAIT or CLOSED), or the connection failed
+        // (TCP's own retry limits end it), or we are told to stop: exiting earlier loses the unacknowledged tail.
+        while (conn.State is not (TcpState.Closed or TcpState.TimeWait or TcpState.FinWait2) && !conn.Closed.IsCompleted && !stop.IsCancellationRequested)
+            await Task.WhenAny(conn.Closed, Task.Delay(20, CancellationToken.None));
         return exit;
     }
 

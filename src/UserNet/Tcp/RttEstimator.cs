@@ -5,10 +5,11 @@ namespace UserNet.Tcp;
 /// within [min, max] (2.4, 2.5), Karn's algorithm (section 3: no sample from a retransmitted segment), backoff on a
 /// timeout (5.5) and the 3 s floor after a retransmitted SYN (5.7).
 /// <para>
-/// Samples come from timing one segment at a time, as RFC 6298 section 3 allows: <see cref="StartTiming"/> or
+/// Samples come either from timing one segment at a time, as RFC 6298 section 3 allows (<see cref="StartTiming"/> or
 /// <see cref="StartTimingIfIdle"/> when it is sent, <see cref="OnAck"/> when an acknowledgment arrives,
-/// <see cref="StopTiming"/> when anything is retransmitted. Samples measured some other way (TCP timestamps, RFC 7323
-/// section 4) go straight to <see cref="AddSample"/>.
+/// <see cref="StopTiming"/> when anything is retransmitted; the TCB times its SYN so), or straight to
+/// <see cref="AddSample"/> when measured another way: the TCB's data samples come from the send time of each segment
+/// in its <see cref="SackScoreboard"/>, or from TCP timestamps (RFC 7323 section 4).
 /// </para>
 /// It keeps no clock of its own: every time is a value on the caller's clock.
 /// </summary>

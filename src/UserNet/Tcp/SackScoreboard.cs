@@ -230,15 +230,6 @@ internal sealed class SackScoreboard
         if (_emulatedSacks < _count - 1) _emulatedSacks++;
     }
 
-    /// <summary>Forgets SACK marks (the peer reneged, or a timeout starts over) and the emulated ones.</summary>
-    public void ClearSacks()
-    {
-        for (int i = 0; i < _count; i++) At(i).Flags &= ~Marks.Sacked;
-        _sackedBytes = 0;
-        _sackedSegments = 0;
-        _emulatedSacks = 0;
-    }
-
     /// <summary>Forgets everything (the connection is gone).</summary>
     public void Clear()
     {

@@ -820,6 +820,9 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
                 continue;
             }
             if (_snd.FinSent) return; // everything including the FIN is out
+            // Each segment in flight is a scoreboard entry: tiny segments into a huge window must not make that
+            // bookkeeping the connection's largest cost. Beyond this many, new data waits for ACKs.
+            if (_board.Count >= MaxSegmentsInFlight) return;
             uint inFlight = _snd.Outstanding;
             long unsent = buffered - inFlight;
             long usable = Math.Min((long)_snd.Window - inFlight, room);
@@ -848,6 +851,9 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
             return;
         }
     }
+
+    /// <summary>The most segments in flight at once (about 2 MB of scoreboard; a full 1 MB buffer of 1448-byte segments is 725).</summary>
+    private const int MaxSegmentsInFlight = 1 << 16;
 
     /// <summary>Sends <paramref name="length"/> new bytes from SND.NXT and records them in the scoreboard.</summary>
     private void SendNewData(int length, long unsent, Decision what)

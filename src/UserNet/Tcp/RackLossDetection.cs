@@ -111,7 +111,14 @@ internal sealed class RackLossDetection
         {
             ref readonly var s = ref board[i];
             if (s.Sacked || (s.Lost && !s.RetransmitInFlight)) continue;
-            if (!SentBefore(s.SentAt, s.End)) continue;
+            if (!SentBefore(s.SentAt, s.End))
+            {
+                // Segments are in sequence order, and one never resent went out after every original transmission
+                // below it; so every later segment, resent or not, went out after RACK's too: none can be lost yet.
+                // Without this an ACK with no loss would visit the whole flight.
+                if (!s.EverRetransmitted) break;
+                continue;
+            }
             var remaining = s.SentAt + _rtt + reoWnd - now;
             if (remaining <= TimeSpan.Zero) { board.MarkLost(i, LossCause.Rack); marked++; }
             else if (remaining > wait) wait = remaining;

@@ -169,7 +169,7 @@ internal sealed class SackScoreboard
             if (!s.Sacked)
             {
                 d.NewlyDelivered += covered;
-                d.Note(s, wholly: covered == s.Length);
+                d.Note(s);
             }
             if (covered < s.Length)
             {
@@ -209,7 +209,7 @@ internal sealed class SackScoreboard
             if (s.Start >= right) break;
             if (s.Start < left || s.End > right || s.Sacked) continue; // only whole segments count
             d.NewlyDelivered += s.Length;
-            d.Note(s, wholly: true);
+            d.Note(s);
             if (s.Lost) _lostBytes -= s.Length;
             if (s.RetransmitInFlight) _retransmitBytes -= s.Length;
             s.Flags = (s.Flags | Marks.Sacked) & ~(Marks.Lost | Marks.RetransmitInFlight);
@@ -290,7 +290,7 @@ internal sealed class SackScoreboard
         /// <summary>The lowest end among delivered segments never retransmitted (below RACK.fack it means reordering, RFC 8985 6.2 step 2).</summary>
         public SeqNumber LowestCleanEnd;
 
-        internal void Note(in Segment s, bool wholly)
+        internal void Note(in Segment s)
         {
             if (!Any || s.SentAt > NewestSentAt || (s.SentAt == NewestSentAt && s.End > NewestEnd))
             {

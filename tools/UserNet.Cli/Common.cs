@@ -25,10 +25,11 @@ internal sealed class StackArguments
     public readonly Option<Ipv4Address?> Gateway = new("--gateway") { Description = "next hop for destinations off the prefix", CustomParser = ParseAddress };
     public readonly Option<MacAddress?> Mac = new("--mac") { Description = "the stack's MAC (default: random locally administered)", CustomParser = ParseMac };
     public readonly Option<bool> Create = new("--create") { Description = "create the TAP interface if it does not exist (it lasts while usernet runs)" };
+    public readonly Option<bool> NoOffload = new("--no-offload") { Description = "plain frames: no virtio-net header, so no TSO and no partial checksums (to measure both)" };
 
     public void AddTo(Command c)
     {
-        c.Add(Tap); c.Add(Ip); c.Add(Gateway); c.Add(Mac); c.Add(Create);
+        c.Add(Tap); c.Add(Ip); c.Add(Gateway); c.Add(Mac); c.Add(Create); c.Add(NoOffload);
     }
 
     public StackOptions BuildOptions(ParseResult p, int mtu, string name, IFrameObserver? observer = null) => new()
@@ -47,7 +48,7 @@ internal sealed class StackArguments
         var subnet = p.GetValue(Ip);
         if (p.GetValue(Gateway) is { } gw && !subnet.Contains(gw))
             throw new CliException($"gateway {gw} is not inside {subnet}");
-        return TapDevice.Open(p.GetValue(Tap)!, p.GetValue(Create));
+        return TapDevice.Open(p.GetValue(Tap)!, p.GetValue(Create), offloads: !p.GetValue(NoOffload));
     }
 
     internal static Ipv4Subnet ParseSubnet(ArgumentResult r)

@@ -41,7 +41,7 @@ internal static class UpCommand
             await host.StartAsync();
             var running = await StackServices.StartAsync(host, services);
             var serving = services.Length == 0 ? "" : " serving " + string.Join(",", services);
-            Console.WriteLine($"usernet: up on {device.Name} ip {options.Address} mac {host.Mac} mtu {device.Mtu}{serving}");
+            Console.WriteLine($"usernet: up on {device.Name} ip {options.Address} mac {host.Mac} mtu {device.Mtu} offloads {(device.Offloads ? "tso4,csum" : "off")}{serving}");
             try { await Task.Delay(Timeout.Infinite, stop.Token); }
             catch (OperationCanceledException) { }
             await running.DisposeAsync();

@@ -63,6 +63,7 @@ public enum DropReason
     TcpChallengeAckLimited,
     TcpPaws,
     TcpAcceptQueueFull,
+    Ipv4SuperSegmentNotTcp,
 }
 
 /// <summary>Layer and human text for each <see cref="DropReason"/>; the text is what traces and counters show.</summary>
@@ -113,6 +114,7 @@ public static class DropReasons
         Set(DropReason.Ipv4TooBig, Layer.Ipv4, "too_big", "ip datagram larger than the mtu");
         Set(DropReason.Ipv4NoRoute, Layer.Ipv4, "no_route", "no route to destination");
         Set(DropReason.Ipv4DontFragment, Layer.Ipv4, "dont_fragment", "datagram larger than the mtu with don't-fragment set");
+        Set(DropReason.Ipv4SuperSegmentNotTcp, Layer.Ipv4, "super_segment_not_tcp", "ip super-segment from the link is not whole tcp");
         Set(DropReason.IcmpTruncated, Layer.Icmp, "truncated", "icmp truncated");
         Set(DropReason.IcmpBadChecksum, Layer.Icmp, "bad_checksum", "icmp checksum bad");
         Set(DropReason.IcmpUnhandledType, Layer.Icmp, "unhandled_type", "icmp type not handled");

@@ -33,6 +33,7 @@ internal sealed class StackContext
         Logger = logger;
         // Room for the largest datagram: upper layers build in place, the IP layer fragments to the MTU.
         TxBuffer = new byte[EthernetFrame.HeaderLength + 65535];
+        SegmentationLimit = Math.Min(transmitter.SegmentationLimit, 65535);
     }
 
     public MacAddress Mac { get; }
@@ -51,10 +52,32 @@ internal sealed class StackContext
     /// <summary>The one frame being built for transmission; every sender builds into it and sends before returning.</summary>
     public byte[] TxBuffer { get; }
 
+    /// <summary>What the link said of the frame being received (a partial checksum, a super-segment); default for none.</summary>
+    public FrameOffload RxOffload { get; private set; }
+
+    /// <summary>
+    /// The largest IP datagram the link takes as one TCP super-segment (see <see cref="IFrameTransmitter.SegmentationLimit"/>);
+    /// 0 when every frame must fit the MTU.
+    /// </summary>
+    public int SegmentationLimit { get; }
+
+    /// <summary>
+    /// True when the link says the transport checksum of the frame being received is partial, left by the local kernel
+    /// for a device to finish (virtio's NEEDS_CSUM), and the field it names is the one at
+    /// <paramref name="checksumField"/> of the transport header at <paramref name="transportStart"/> of the frame: then
+    /// there is nothing to verify. Any other frame is verified.
+    /// </summary>
+    public bool ChecksumLeftPartial(int transportStart, int checksumField)
+    {
+        var o = RxOffload;
+        return o.ChecksumPartial && o.ChecksumStart == transportStart && o.ChecksumOffset == checksumField;
+    }
+
     /// <summary>A received frame is about to be handled: its decision starts empty.</summary>
-    public void BeginReceive(TimeSpan now)
+    public void BeginReceive(TimeSpan now, in FrameOffload offload = default)
     {
         Now = now;
+        RxOffload = offload;
         _rxLayer = Layer.Ethernet;
         _rxDecision = Decision.None;
         _rxDrop = null;
@@ -66,6 +89,7 @@ internal sealed class StackContext
     public void EndReceive(ReadOnlySpan<byte> frame)
     {
         _receiving = false;
+        RxOffload = default;
         if (Observer is not { } o) return;
         var text = _rxDrop is { } drop ? DropReasons.Decision(drop) : _rxWords ?? Decisions.Text(_rxDecision);
         _rxWords = null;
@@ -123,7 +147,10 @@ internal sealed class StackContext
     }
 
     /// <summary>Hands a finished frame to the device, counting and tracing it.</summary>
-    public void Transmit(ReadOnlySpan<byte> frame, Layer layer, Decision what)
+    public void Transmit(ReadOnlySpan<byte> frame, Layer layer, Decision what) => Transmit(frame, layer, what, default);
+
+    /// <summary>Hands a finished frame with offload work (a super-segment) to the device, counting and tracing it.</summary>
+    public void Transmit(ReadOnlySpan<byte> frame, Layer layer, Decision what, in FrameOffload offload)
     {
         Counters.Sent(Layer.Ethernet);
         if (Observer is { } o)
@@ -131,6 +158,7 @@ internal sealed class StackContext
             if (_receiving) _heldForObserver.Add((frame.ToArray(), layer, what)); // tracing only: copies are fine here
             else o.OnFrame(FrameDirection.Sent, frame, layer, Decisions.Text(what), Now);
         }
-        _transmitter.Transmit(frame);
+        if (offload.IsSuperSegment || offload.ChecksumPartial) _transmitter.Transmit(frame, offload);
+        else _transmitter.Transmit(frame);
     }
 }

@@ -3,7 +3,7 @@ using System.Text;
 
 namespace UserNet.Core;
 
-/// <summary>What TCP did about loss and floods, counted per stack (see <see cref="StackCounters.Count(TcpCounter)"/>).</summary>
+/// <summary>What TCP did about loss, floods and offloads, counted per stack (see <see cref="StackCounters.Count(TcpCounter)"/>).</summary>
 public enum TcpCounter
 {
     /// <summary>Retransmissions after duplicate ACKs from a peer without SACK (fast retransmit, RFC 6582 partial ACK, early retransmit).</summary>
@@ -26,6 +26,10 @@ public enum TcpCounter
     SynCookiesAccepted,
     /// <summary>ACKs to a listener whose SYN cookie was not valid.</summary>
     SynCookiesRejected,
+    /// <summary>TCP super-segments received from a link that coalesces (a TAP with offloads: the kernel's GSO), each taken as one segment.</summary>
+    SuperSegmentsReceived,
+    /// <summary>TCP super-segments sent for the link to cut into MSS-sized segments (TSO through the virtio-net header).</summary>
+    SuperSegmentsSent,
 }
 
 /// <summary>
@@ -51,7 +55,7 @@ public sealed class StackCounters
         _meter.CreateObservableCounter("usernet.packets.received", () => Observe(_received, stackTag), "{packet}", "Packets accepted by each layer");
         _meter.CreateObservableCounter("usernet.packets.sent", () => Observe(_sent, stackTag), "{packet}", "Packets sent by each layer");
         _meter.CreateObservableCounter("usernet.packets.dropped", () => ObserveDrops(stackTag), "{packet}", "Packets dropped, by layer and reason");
-        _meter.CreateObservableCounter("usernet.tcp.events", () => ObserveTcp(stackTag), "{event}", "TCP retransmissions by cause, spurious retransmissions, recoveries and SYN cookies");
+        _meter.CreateObservableCounter("usernet.tcp.events", () => ObserveTcp(stackTag), "{event}", "TCP retransmissions by cause, spurious retransmissions, recoveries, SYN cookies and super-segments");
     }
 
     internal void Received(Layer layer) => _received[(int)layer]++;
@@ -108,6 +112,8 @@ public sealed class StackCounters
         TcpCounter.SynCookiesSent => "syn_cookies_sent",
         TcpCounter.SynCookiesAccepted => "syn_cookies_accepted",
         TcpCounter.SynCookiesRejected => "syn_cookies_rejected",
+        TcpCounter.SuperSegmentsReceived => "super_segments_received",
+        TcpCounter.SuperSegmentsSent => "super_segments_sent",
         _ => c.ToString(),
     };
 

@@ -26,7 +26,9 @@ internal sealed class EthernetLayer
     public void Receive(Span<byte> frame)
     {
         if (!EthernetFrame.TryParse(frame, out var eth)) { _ctx.Drop(DropReason.EthernetTooShort); return; }
-        if (frame.Length > EthernetFrame.HeaderLength + _ctx.Mtu) { _ctx.Drop(DropReason.EthernetTooLarge); return; }
+        // A super-segment from a link that coalesces (the kernel's GSO on a TAP) is larger than the MTU by design.
+        int max = _ctx.RxOffload.IsSuperSegment ? EthernetFrame.HeaderLength + 65535 : EthernetFrame.HeaderLength + _ctx.Mtu;
+        if (frame.Length > max) { _ctx.Drop(DropReason.EthernetTooLarge); return; }
         var dst = eth.Destination;
         if (dst != _ctx.Mac && !dst.IsBroadcast) { _ctx.Drop(DropReason.EthernetNotForUs); return; }
         _ctx.Counters.Received(Layer.Ethernet);
@@ -45,5 +47,12 @@ internal sealed class EthernetLayer
     {
         EthernetFrame.Write(frame, destination, _ctx.Mac, etherType);
         _ctx.Transmit(frame, layer, what);
+    }
+
+    /// <summary>Writes the header of a frame with offload work (a TCP super-segment) and hands it to the link.</summary>
+    public void Send(Span<byte> frame, MacAddress destination, ushort etherType, Layer layer, Decision what, in FrameOffload offload)
+    {
+        EthernetFrame.Write(frame, destination, _ctx.Mac, etherType);
+        _ctx.Transmit(frame, layer, what, offload);
     }
 }

@@ -210,10 +210,13 @@ public sealed class StackHost : IStackHost, IAsyncDisposable
     private sealed class Receiver(StackHost host) : IFrameReceiver
     {
         public void OnFrame(Span<byte> frame) => host._stack.Receive(frame, host.Now);
+        public void OnFrame(Span<byte> frame, in FrameOffload offload) => host._stack.Receive(frame, host.Now, offload);
     }
 
     private sealed class DeviceTransmitter(INetDevice device) : IFrameTransmitter
     {
         public void Transmit(ReadOnlySpan<byte> frame) => device.Transmit(frame);
+        public int SegmentationLimit => device.SegmentationLimit;
+        public void Transmit(ReadOnlySpan<byte> frame, in FrameOffload offload) => device.Transmit(frame, offload);
     }
 }

@@ -97,6 +97,11 @@ internal sealed class Ipv4Layer : IEtherTypeHandler, INeighbourClient, IDisposab
             _ctx.Drop(DropReason.Ipv4NotForUs);
             return;
         }
+        if (_ctx.RxOffload.IsSuperSegment && (ip.Protocol != IpProtocol.Tcp || ip.IsFragment))
+        {
+            _ctx.Drop(DropReason.Ipv4SuperSegmentNotTcp); // the link coalesces TCP only (we asked the kernel for TSO4 alone)
+            return;
+        }
         if (ip.IsFragment)
         {
             var result = _reassembler.Add(ip, _ctx.Now, out var whole, out var reason);
@@ -198,6 +203,50 @@ internal sealed class Ipv4Layer : IEtherTypeHandler, INeighbourClient, IDisposab
         else if (!_neighbours.TryResolve(nextHop, out dstMac))
             return _neighbours.Hold(nextHop, frame, layer, what, this) ? SendResult.Queued : SendResult.QueueFull;
         SendResolved(frame, dstMac, layer, what);
+        return SendResult.Sent;
+    }
+
+    /// <summary>
+    /// The largest datagram to <paramref name="destination"/> that may go as one TCP super-segment for the link to
+    /// cut (<see cref="StackContext.SegmentationLimit"/>), or 0: the link cuts none, or the next hop is not resolved yet
+    /// (what waits for ARP goes out later as plain frames, fragmented if need be, so it must be complete).
+    /// </summary>
+    public int SegmentationLimit(Ipv4Address destination)
+    {
+        int limit = _ctx.SegmentationLimit;
+        if (limit == 0) return 0;
+        var subnet = _ctx.Subnet;
+        if (subnet.IsBroadcast(destination)) return 0;
+        Ipv4Address nextHop;
+        if (subnet.Contains(destination)) nextHop = destination;
+        else if (_settings.Gateway is { } gw) nextHop = gw;
+        else return 0;
+        return _neighbours.TryResolve(nextHop, out _) ? limit : 0;
+    }
+
+    /// <summary>
+    /// Sends the TCP super-segment of <paramref name="payloadLength"/> bytes already written at <see cref="TxPayload"/>
+    /// (its checksum partial) as one frame with its offload for the link, which cuts it into pieces of
+    /// <paramref name="segmentSize"/> data bytes. Only after <see cref="SegmentationLimit"/> said it may.
+    /// </summary>
+    public SendResult SendSuperSegment(Ipv4Address destination, int payloadLength, int tcpHeaderLength, int segmentSize, Decision what)
+    {
+        int total = Ipv4Header.MinimumLength + payloadLength;
+        var subnet = _ctx.Subnet;
+        var nextHop = subnet.Contains(destination) ? destination : _settings.Gateway ?? destination;
+        if (total > _ctx.SegmentationLimit || !_neighbours.TryResolve(nextHop, out var dstMac))
+        {
+            _ctx.DropOutgoing(DropReason.Ipv4NoRoute); // not reached: the caller asked SegmentationLimit first
+            return SendResult.NoRoute;
+        }
+        var frame = _ctx.TxBuffer.AsSpan(0, EthernetFrame.HeaderLength + total);
+        Ipv4Header.Write(frame[EthernetFrame.HeaderLength..], _ctx.Address, destination, IpProtocol.Tcp, payloadLength,
+            _nextIdentification, _settings.DefaultTtl, dontFragment: false);
+        // The link gives each piece the next identification (Linux's GSO does), so the next datagram starts after them.
+        _nextIdentification += (ushort)((payloadLength - tcpHeaderLength + segmentSize - 1) / segmentSize);
+        _ctx.Counters.Sent(Layer.Ipv4);
+        int transport = EthernetFrame.HeaderLength + Ipv4Header.MinimumLength;
+        _link.Send(frame, dstMac, EtherType.Ipv4, Layer.Tcp, what, FrameOffload.TcpSuperSegment(transport, transport + tcpHeaderLength, segmentSize));
         return SendResult.Sent;
     }
 

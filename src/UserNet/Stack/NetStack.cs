@@ -28,7 +28,7 @@ public interface IStackHost
 }
 
 /// <summary>
-/// The protocol core: frames and a time go in (<see cref="Receive"/>, <see cref="Poll"/>), frames and the next
+/// The protocol core: frames and a time go in (<see cref="Receive(Span{byte}, TimeSpan)"/>, <see cref="Poll"/>), frames and the next
 /// timer deadline come out (<see cref="IFrameTransmitter"/>, <see cref="NextDeadline"/>). It never reads a clock,
 /// opens a file or starts a thread, and it is not thread-safe: one thread drives it. This is the composition root:
 /// it builds the layers and wires them through the interfaces each one defines (see the README's Architecture).
@@ -145,10 +145,16 @@ public sealed class NetStack : IStackHost, IDisposable
     }
 
     /// <summary>Handles one received Ethernet frame (without FCS), possibly in place. Never throws for malformed input: drops and counts.</summary>
-    public void Receive(Span<byte> frame, TimeSpan now)
+    public void Receive(Span<byte> frame, TimeSpan now) => Receive(frame, now, default);
+
+    /// <summary>
+    /// Handles one received Ethernet frame with what the link said of it (<paramref name="offload"/>: a transport
+    /// checksum the local kernel left partial, a TCP super-segment larger than the MTU). Never throws for malformed input.
+    /// </summary>
+    public void Receive(Span<byte> frame, TimeSpan now, in FrameOffload offload)
     {
         _depth++;
-        _ctx.BeginReceive(now);
+        _ctx.BeginReceive(now, offload);
         try { _ethernet.Receive(frame); }
         catch (Exception e) when (e is IndexOutOfRangeException or ArgumentException or InvalidOperationException or OverflowException)
         {

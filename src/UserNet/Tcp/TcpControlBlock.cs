@@ -754,7 +754,7 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
         {
             _ctx.Decide(filledGap ? Decision.TcpDataFillsGap : Decision.TcpDataDelivered);
             // RFC 1122 4.2.3.2: acknowledge at least every second full-sized segment, and within the delay.
-            _segmentsToAck++;
+            _segmentsToAck += data.Length > OurMss ? 2 : 1; // a super-segment from the link is many full-sized segments
             if (filledGap || _segmentsToAck >= 2 || !_outOfOrder.IsEmpty) SendAck(Decision.TcpAck);
             else if (!_timers.IsArmed(TcpTimer.DelayedAck)) _timers.Set(TcpTimer.DelayedAck, _ctx.Now + _s.DelayedAckTimeout);
         }
@@ -835,6 +835,11 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
                     return;
                 }
                 _forceSend = false;
+                if (verdict.Length == mss && SuperSegmentPieces(unsent, usable, mss) is var pieces and > 1)
+                {
+                    SendSuperSegment(pieces, mss, unsent);
+                    continue;
+                }
                 SendNewData(verdict.Length, unsent, Decision.TcpDataSent);
                 continue;
             }
@@ -864,6 +869,40 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
         var seq = _snd.Nxt;
         Emit(seq, flags, _snd.Outstanding, length, default, what);
         _board.OnSent(seq, length, SendStamp());
+        if (_inRecovery) _prr.OnSent((uint)length);
+        _snd.Advance(length);
+        if (!_timers.IsArmed(TcpTimer.Retransmit)) ArmRetransmit();
+        ScheduleLossProbe();
+    }
+
+    /// <summary>
+    /// How many full segments may go at once as one super-segment for the link to cut (TSO): as many as the data, the
+    /// windows, the scoreboard and the link's limit allow; 0 or 1 when the link cuts none or one segment is all there is.
+    /// </summary>
+    private int SuperSegmentPieces(long unsent, long usable, int mss)
+    {
+        int limit = _ip.SegmentationLimit(RemoteAddress);
+        if (limit == 0) return 0;
+        int header = Ipv4Header.MinimumLength + TcpSegment.MinimumHeaderLength + (_ts.Enabled ? TimestampOptionLength : 0);
+        long n = Math.Min(Math.Min(unsent, usable), limit - header) / mss;
+        return (int)Math.Min(n, MaxSegmentsInFlight - _board.Count);
+    }
+
+    /// <summary>
+    /// Sends <paramref name="pieces"/> full segments of new data as one super-segment: one TCP header, the data of all
+    /// of them, and the link cuts it into segments of <paramref name="mss"/> bytes that carry that header with the
+    /// sequence numbers moved on (the kernel's GSO behind a TAP). To the scoreboard they are what the wire carries:
+    /// one segment each, so a SACK or a loss touches only its own.
+    /// </summary>
+    private void SendSuperSegment(int pieces, int mss, long unsent)
+    {
+        _timers.Stop(TcpTimer.Persist);
+        _persistBackoff = TimeSpan.Zero;
+        int length = pieces * mss;
+        var flags = TcpFlags.Ack | (length == unsent ? TcpFlags.Psh : 0); // the link sets PSH on the last piece only
+        var seq = _snd.Nxt;
+        Emit(seq, flags, _snd.Outstanding, length, default, Decision.TcpDataSent, segmentSize: mss);
+        for (int i = 0; i < pieces; i++) _board.OnSent(seq + i * mss, mss, SendStamp());
         if (_inRecovery) _prr.OnSent((uint)length);
         _snd.Advance(length);
         if (!_timers.IsArmed(TcpTimer.Retransmit)) ArmRetransmit();
@@ -1006,9 +1045,10 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
     /// <summary>
     /// Builds one segment in the stack's transmit buffer and sends it. Every segment carries our window and ACK; with
     /// timestamps on, every segment but a SYN (which builds its own) carries TSval and TS.Recent (RFC 7323 3.2); an
-    /// ACK carries the SACK blocks the receiver holds, as many as fit (RFC 2018 section 4).
+    /// ACK carries the SACK blocks the receiver holds, as many as fit (RFC 2018 section 4). With a non-zero
+    /// <c>segmentSize</c> it is a super-segment, which the link cuts into pieces of that many data bytes.
     /// </summary>
-    private void Emit(SeqNumber seq, TcpFlags flags, long dataOffset, int dataLength, TcpOptions options, Decision what, ushort? windowOverride = null)
+    private void Emit(SeqNumber seq, TcpFlags flags, long dataOffset, int dataLength, TcpOptions options, Decision what, ushort? windowOverride = null, int segmentSize = 0)
     {
         var tx = _ip.TxPayload;
         ushort window = windowOverride ?? _rcv.Advertise(_recv.Free, OurMss);
@@ -1025,7 +1065,7 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
         if (_sack && ackFlag && !syn && !_sackOut.IsEmpty)
         {
             // Room for blocks: the IP packet stays within the MTU (a full data segment leaves none).
-            int fixedLength = TcpSegment.MinimumHeaderLength + (_ts.Enabled ? TimestampOptionLength : 0) + dataLength;
+            int fixedLength = TcpSegment.MinimumHeaderLength + (_ts.Enabled ? TimestampOptionLength : 0) + (segmentSize > 0 ? segmentSize : dataLength);
             int fit = (_ctx.Mtu - Ipv4Header.MinimumLength - fixedLength - 4) / 8;
             int max = Math.Min(TcpOptions.MaxSackBlocks(_ts.Enabled), fit);
             if (max > 0) blockCount = _sackOut.Fill(blocks, max);
@@ -1033,7 +1073,9 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
         int hl = TcpSegment.WriteHeader(tx, LocalPort, RemotePort, seq.Value, ack, flags, window, options, blocks[..blockCount]);
         if (dataLength > 0) _send.CopyTo(dataOffset, tx.Slice(hl, dataLength));
         var seg = new TcpSegment(tx[..(hl + dataLength)]);
-        seg.UpdateChecksum(LocalAddress, RemoteAddress);
+        // A super-segment's checksum is the link's to finish, piece by piece: it holds the pseudo-header's sum only.
+        if (segmentSize > 0) seg.SetPartialChecksum(LocalAddress, RemoteAddress);
+        else seg.UpdateChecksum(LocalAddress, RemoteAddress);
         _ctx.Counters.Sent(Layer.Tcp);
         if (ackFlag)
         {
@@ -1042,7 +1084,12 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
             _lastAckSent = _rcv.Nxt;
             if (blockCount > 0) _sackOut.OnAckSent();
         }
-        _ip.Send(RemoteAddress, IpProtocol.Tcp, hl + dataLength, Layer.Tcp, what);
+        if (segmentSize > 0)
+        {
+            _ctx.Counters.Count(TcpCounter.SuperSegmentsSent);
+            _ip.SendSuperSegment(RemoteAddress, hl + dataLength, hl, segmentSize, what);
+        }
+        else _ip.Send(RemoteAddress, IpProtocol.Tcp, hl + dataLength, Layer.Tcp, what);
     }
 
     // ---------------------------------------------------------------- timers

@@ -32,7 +32,8 @@ internal sealed class UdpLayer : ITransportProtocol, IDisposable
         // RFC 768: the length counts header and data; less than the IP payload leaves trailing bytes we ignore.
         if (length < UdpDatagram.HeaderLength || length > payload.Length) { _ctx.Drop(DropReason.UdpBadLength); return TransportDisposition.Handled; }
         udp = new UdpDatagram(payload[..length]);
-        if (!udp.IsChecksumValid(ip.Source, ip.Destination)) { _ctx.Drop(DropReason.UdpBadChecksum); return TransportDisposition.Handled; }
+        if (!_ctx.ChecksumLeftPartial(EthernetFrame.HeaderLength + ip.HeaderLength, UdpDatagram.ChecksumFieldOffset)
+            && !udp.IsChecksumValid(ip.Source, ip.Destination)) { _ctx.Drop(DropReason.UdpBadChecksum); return TransportDisposition.Handled; }
 
         if (!_bound.TryGetValue(udp.DestinationPort, out var endpoint) || !endpoint.Accepts(ip.Source, udp.SourcePort))
         {

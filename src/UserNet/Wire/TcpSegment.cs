@@ -148,6 +148,8 @@ public readonly ref struct TcpSegment
     private const int FlagsOffset = 13;
     private const int WindowOffset = 14;
     private const int ChecksumOffset = 16;
+    /// <summary>Where the checksum field is, from the start of the header (what a partial-checksum offload names).</summary>
+    public const int ChecksumFieldOffset = ChecksumOffset;
     private const int UrgentOffset = 18;
 
     public readonly Span<byte> Buffer;
@@ -186,6 +188,13 @@ public readonly ref struct TcpSegment
         Checksum = 0;
         Checksum = InternetChecksum.Finish(InternetChecksum.Add(UdpDatagram.PseudoHeaderSum(source, destination, IpProtocol.Tcp, Buffer.Length), Buffer));
     }
+
+    /// <summary>
+    /// Leaves the checksum for the link to finish (a partial checksum, virtio's NEEDS_CSUM): the field holds the folded
+    /// pseudo-header sum, not complemented, over this segment's length, as Linux's TCP writes it for TSO.
+    /// </summary>
+    public void SetPartialChecksum(Ipv4Address source, Ipv4Address destination) =>
+        Checksum = InternetChecksum.FoldTo16(UdpDatagram.PseudoHeaderSum(source, destination, IpProtocol.Tcp, Buffer.Length));
 
     /// <summary>Writes a header with the given options (payload, if any, already in place after it); returns the header length.</summary>
     public static int WriteHeader(Span<byte> buffer, ushort sourcePort, ushort destinationPort, uint seq, uint ack, TcpFlags flags, ushort window, in TcpOptions options) =>

@@ -11,6 +11,8 @@ public readonly ref struct UdpDatagram
     private const int DestinationPortOffset = 2;
     private const int LengthOffset = 4;
     private const int ChecksumOffset = 6;
+    /// <summary>Where the checksum field is, from the start of the header (what a partial-checksum offload names).</summary>
+    public const int ChecksumFieldOffset = ChecksumOffset;
 
     public readonly Span<byte> Buffer;
 

@@ -34,7 +34,7 @@ public sealed class LayeringTests
         ["Stack"] = ["Arp", "Ethernet", "Ip", "Icmp", "Udp", "Tcp", "Core", "Wire"],
         ["Sockets"] = ["Stack", "Icmp", "Udp", "Tcp", "Ip", "Core", "Wire"],
         ["Services"] = ["Sockets", "Stack", "Tcp", "Core", "Wire"],
-        ["Devices"] = [],
+        ["Devices"] = ["Wire"],
         ["Hosting"] = ["Stack", "Sockets", "Devices", "Core", "Wire"],
         // The tracing assembly, a client of the library's public surface.
         ["Capture"] = ["Core", "Wire"],

@@ -1,3 +1,5 @@
+using UserNet.Wire;
+
 namespace UserNet.Devices;
 
 /// <summary>
@@ -42,6 +44,14 @@ public sealed class MemoryLinkEnd : INetDevice
     public double DuplicateRate { get; set; }
     /// <summary>Probability (0..1) that a frame is held back and arrives after the next one (reordering).</summary>
     public double ReorderRate { get; set; }
+    /// <summary>
+    /// When set, this end takes TCP super-segments of up to 64 KiB from its stack and cuts them into MSS-sized
+    /// segments on the way (<see cref="TcpSegmentation"/>), as a TAP with TSO has the kernel do; each piece then meets
+    /// the faults on its own. Off by default.
+    /// </summary>
+    public bool SegmentationOffload { get; set; }
+    public int SegmentationLimit => SegmentationOffload ? 65535 : 0;
+
     /// <summary>The random source for faults; give a seeded one for repeatable runs.</summary>
     public Random FaultRandom { get; set; } = new(1);
 
@@ -72,6 +82,21 @@ public sealed class MemoryLinkEnd : INetDevice
             Count(peer.Deliver(held));
         }
     }
+
+    public void Transmit(ReadOnlySpan<byte> frame, in FrameOffload offload)
+    {
+        if (!offload.IsSuperSegment)
+        {
+            Transmit(frame);
+            return;
+        }
+        var piece = _piece ??= new byte[frame.Length];
+        if (piece.Length < frame.Length) piece = _piece = new byte[frame.Length];
+        int count = TcpSegmentation.Count(frame, offload);
+        for (int i = 0; i < count; i++) Transmit(piece.AsSpan(0, TcpSegmentation.WritePiece(frame, offload, i, piece)));
+    }
+
+    private byte[]? _piece;
 
     private void Count(bool delivered)
     {

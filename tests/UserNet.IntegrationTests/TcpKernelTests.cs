@@ -58,10 +58,16 @@ table inet lossy {
 
     private static string Usernet => string.Join(' ', UsernetCli.Command);
 
+    /// <summary>
+    /// With offloads (the default) the TAP carries the virtio-net header and the stack sends super-segments the kernel
+    /// cuts, and takes the kernel's; without (<c>--no-offload</c>) every frame is at most the MTU. Both must deliver.
+    /// </summary>
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Hundred_megabytes_from_the_stack_to_the_kernel_arrive_identical(bool lossy)
+    [InlineData(false, true)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    [InlineData(true, false)]
+    public void Hundred_megabytes_from_the_stack_to_the_kernel_arrive_identical(bool lossy, bool offload)
     {
         using var ns = Namespace("tcp2kernel", lossy);
         var received = Path.GetTempFileName();
@@ -69,25 +75,31 @@ table inet lossy {
         {
             var kernel = UsernetProcess.Start(["ip", "netns", "exec", ns.Name, "sh", "-c", $"nc -l -N {KernelIp} 5000 > {received}"]);
             WaitForListen(ns, 5000);
-            var r = ns.Exec(TimeSpan.FromSeconds(240), "sh", "-c", $"{Usernet} nc --tap {Tap} --ip {StackIp}/24 {KernelIp} 5000 < {Source100M.Value}");
+            var r = ns.Exec(TimeSpan.FromSeconds(240), "sh", "-c",
+                $"{Usernet} nc --tap {Tap} --ip {StackIp}/24 {(offload ? "" : "--no-offload ")}-v {KernelIp} 5000 < {Source100M.Value}");
             Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
             Assert.True(kernel.Process.WaitForExit(60_000));
             Assert.Equal(100L << 20, new FileInfo(received).Length);
             Assert.Equal(Sha256(Source100M.Value), Sha256(received));
+            // The counters at the end say whether the kernel cut our super-segments.
+            Assert.Equal(offload, r.Stderr.Contains("tcp super_segments_sent:"));
         }
         finally { File.Delete(received); }
     }
 
     [Theory]
-    [InlineData(false)]
-    [InlineData(true)]
-    public void Hundred_megabytes_from_the_kernel_to_the_stack_arrive_identical(bool lossy)
+    [InlineData(false, true)]
+    [InlineData(false, false)]
+    [InlineData(true, true)]
+    [InlineData(true, false)]
+    public void Hundred_megabytes_from_the_kernel_to_the_stack_arrive_identical(bool lossy, bool offload)
     {
         using var ns = Namespace("kernel2tcp", lossy);
         var received = Path.GetTempFileName();
         try
         {
-            var stack = UsernetProcess.Start(["ip", "netns", "exec", ns.Name, "sh", "-c", $"{Usernet} nc --tap {Tap} --ip {StackIp}/24 -l 5001 -v > {received}"]);
+            var stack = UsernetProcess.Start(["ip", "netns", "exec", ns.Name, "sh", "-c",
+                $"{Usernet} nc --tap {Tap} --ip {StackIp}/24 {(offload ? "" : "--no-offload ")}-l 5001 -v > {received}"]);
             var deadline = DateTime.UtcNow.AddSeconds(30);
             while (!stack.Errors.Contains("listening on") && DateTime.UtcNow < deadline) Thread.Sleep(20);
             Assert.Contains("listening on tcp", stack.Errors);
@@ -96,8 +108,68 @@ table inet lossy {
             Assert.True(stack.Process.WaitForExit(60_000), stack.Errors);
             Assert.Equal(0, stack.Process.ExitCode);
             Assert.Equal(Sha256(Source100M.Value), Sha256(received));
+            // With offloads the kernel's TCP sees a TAP that takes TSO, and sends us super-segments.
+            Assert.Equal(offload, stack.Errors.Contains("tcp super_segments_received:"));
         }
         finally { File.Delete(received); }
+    }
+
+    /// <summary>
+    /// The kernel's view of the TAP once we hold it with offloads: TSO and checksum offload on (what the README says
+    /// `ethtool -k` shows); without them, off.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void Ethtool_shows_the_offloads_the_stack_asked_for(bool offload)
+    {
+        using var ns = Namespace("ethtool");
+        var up = ns.StartUsernet(offload ? ["up", "--tap", Tap, "--ip", StackIp + "/24"] : ["up", "--tap", Tap, "--ip", StackIp + "/24", "--no-offload"]);
+        var line = up.WaitForLine("usernet: up", UpTimeout);
+        Assert.Contains(offload ? "offloads tso4,csum" : "offloads off", line);
+        var k = ns.Check("ethtool", "-k", Tap).Stdout;
+        string on = offload ? "on" : "off";
+        Assert.Matches($@"tcp-segmentation-offload: {on}", k);
+        Assert.Matches($@"tx-checksumming: {on}", k);
+        Assert.Equal(0, up.Terminate(UpTimeout));
+    }
+
+    /// <summary>
+    /// Everything at once: a 500 MB bulk transfer to the discard service, a flood ping (`ping -f`: the next request
+    /// as soon as a reply comes) and UDP echo in lock-step, all from the kernel. The loop serves them in turn; no ping
+    /// and no datagram may be lost, and the transfer must complete.
+    /// </summary>
+    [Fact]
+    public void A_ping_flood_UDP_echo_and_a_bulk_transfer_at_once_lose_no_ping()
+    {
+        using var ns = Namespace("mixed");
+        var up = ns.StartUsernet("up", "--tap", Tap, "--ip", StackIp + "/24");
+        up.WaitForLine("usernet: up", UpTimeout);
+        var bulk = ns.Start("sh", "-c", $"cat {Source100M.Value} {Source100M.Value} {Source100M.Value} {Source100M.Value} {Source100M.Value} | nc -N {StackIp} 9");
+        Thread.Sleep(100); // the transfer is under way
+        var ping = Task.Run(() => ns.Exec(TimeSpan.FromSeconds(120), "ping", "-f", "-c", "3000", "-W", "2", StackIp));
+        var udp = Task.Run(() => ns.Exec(TimeSpan.FromSeconds(120), "/usr/bin/python3", "-c", """
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(2)
+ok = 0
+for i in range(2000):
+    m = b"mixed %d " % i + bytes(300)
+    s.sendto(m, (sys.argv[1], 7))
+    try:
+        if s.recv(2048) == m: ok += 1
+    except socket.timeout: pass
+print(ok)
+""", StackIp));
+        var p = ping.Result;
+        Assert.True(p.ExitCode == 0, p.Stdout + p.Stderr);
+        Assert.Contains("3000 packets transmitted, 3000 received, 0% packet loss", p.Stdout);
+        var u = udp.Result;
+        Assert.True(u.ExitCode == 0, u.Stderr);
+        Assert.Equal("2000", u.Stdout.Trim());
+        Assert.True(bulk.Process.WaitForExit(120_000), "the bulk transfer did not end");
+        Assert.Equal(0, bulk.Process.ExitCode);
+        Assert.Equal(0, up.Terminate(UpTimeout));
+        Assert.Contains("tcp super_segments_received:", up.Output); // the bulk came as the kernel's TSO
     }
 
     [Fact]

@@ -1,13 +1,23 @@
 #!/usr/bin/env bash
 # TCP bulk throughput, in one run, all inside namespaces this script creates.
 #
-# Clean table, SIZE MiB (default 100) per transfer:
-#   a) kernel -> UserNet:  kernel `nc -N` sends to `usernet nc -l` on a TAP;
-#   b) UserNet -> kernel:  `usernet nc` sends to kernel `nc -l` on the TAP;
+# iperf3 table, --iperf-time seconds (default 5) per test, iperf3's own figure (the receiver's, from -J):
+#   kernel `iperf3 -c` -> `usernet up --serve iperf3` on a TAP, and `-R` (UserNet sends), each with the TAP's
+#   offloads on (the default: virtio-net header, TSO4, partial checksums) and off (`--no-offload`), next to
+#   `iperf3 -c` between two kernel namespaces over a veth pair with the veth's offloads on (the default) and off
+#   (`ethtool -K ... tso gso gro sg tx rx off`): each UserNet row against the veth row of the same setting.
+#
+# nc table, SIZE MiB (default 100) per transfer:
+#   a) kernel -> UserNet:  kernel `nc -N` sends to `usernet nc -l` on a TAP, offloads on, and with --no-offload;
+#   b) UserNet -> kernel:  `usernet nc` sends to kernel `nc -l` on the TAP, offloads on, and with --no-offload;
 #   c) kernel -> kernel:   `nc` to `nc` across a veth pair between two namespaces (the reference; offloads on).
 #
+# TAP floor: what a bare C loop (bench/floor/tapfloor.c, compiled here with cc) reads from a TAP without offloads,
+#   one read(2) per frame, while the kernel floods it with 1472-byte UDP datagrams for 3 s: frames a second, and
+#   the MB/s of those 1514-byte frames. The ceiling for anything that takes a TAP frame by frame.
+#
 # Lossy table, LOSSY MiB (default 20) per transfer, for each loss rate in --loss (default "2 5" percent):
-#   our sender:    UserNet -> kernel on the TAP, as (b);
+#   our sender:    UserNet -> kernel on the TAP, as (b) with --no-offload (MSS-sized segments, each lost on its own);
 #   Linux's:       kernel -> kernel on the veth, as (c) but with offloads off on both ends (tso, gso, gro, sg,
 #                  checksums: `ethtool -K`), so Linux sends MSS-sized segments as we do and each is lost on its own;
 #                  once with each congestion control of --cc (a table each): CUBIC backs off on every loss as ours
@@ -33,11 +43,13 @@
 # process): after 10 s that transfer is reported as abandoned (no figure, "-"). A lossy transfer that is not
 # intact makes the exit status 1, after the tables; a clean one stops the script at once.
 #
-# Run as root; needs OpenBSD netcat (nc -N), iproute2, and for the lossy table nftables and ethtool
-# (scripts/install-test-deps.sh installs them). Namespaces and processes are removed on exit, also on failure or
-# Ctrl-C.
+# Run as root; needs OpenBSD netcat (nc -N), iproute2, iperf3, ethtool, python3 (to read iperf3's JSON), a C
+# compiler for the floor (skipped without one), and for the lossy table nftables (scripts/install-test-deps.sh
+# installs them). Namespaces and processes are removed on exit, also on failure or Ctrl-C.
 # Usage: sudo bench/tcp-throughput.sh [--size MiB] [--runs N] [--loss "2 5 10"] [--lossy-size MiB] [--timeout S]
-#                                     [--cc "NAME ..."]
+#                                     [--cc "NAME ..."] [--iperf-time S] [--no-iperf] [--no-nc]
+#   --iperf-time S    seconds per iperf3 test (default 5); --no-iperf skips the iperf3 table and the floor
+#   --no-nc           skips the nc table
 #   --size MiB        clean table's transfer size (default 100)
 #   --runs N          transfers per figure, the best is reported (default 3), in both tables
 #   --loss "P ..."    loss rates in percent each way, steps of 0.1 (default "2 5"; "" skips the lossy table)
@@ -54,8 +66,14 @@ loss="2 5"
 lossy_size=20
 limit=300
 cc="cubic default"
+iperf_time=5
+do_iperf=1
+do_nc=1
 while [ $# -gt 0 ]; do
     case "$1" in
+        --iperf-time) iperf_time="$2"; shift 2 ;;
+        --no-iperf) do_iperf=0; shift ;;
+        --no-nc) do_nc=0; shift ;;
         --size) size="$2"; shift 2 ;;
         --runs) runs="$2"; shift 2 ;;
         --loss) loss="$2"; shift 2 ;;
@@ -68,6 +86,11 @@ while [ $# -gt 0 ]; do
 done
 [ "$(id -u)" -eq 0 ] || { echo "tcp-throughput.sh: run as root (it makes namespaces and a TAP)" >&2; exit 2; }
 nc -h 2>&1 | grep -q -- '-N' || { echo "tcp-throughput.sh: needs OpenBSD netcat: apt-get install netcat-openbsd" >&2; exit 2; }
+if [ "$do_iperf" = 1 ]; then
+    for tool in iperf3 ethtool; do
+        command -v "$tool" >/dev/null 2>&1 || { echo "tcp-throughput.sh: needs $tool (scripts/install-test-deps.sh installs it)" >&2; exit 2; }
+    done
+fi
 declare -A permille
 for p in $loss; do
     [[ "$p" =~ ^[0-9]+(\.[0-9])?$ ]] && (( $(echo "$p > 0 && $p <= 100" | bc) )) ||
@@ -149,18 +172,20 @@ transfer() {
     # a port of its own for each transfer, so that no earlier connection in TIME-WAIT looks like this one
     port=$(( $(cat "$work/port" 2>/dev/null || echo 5000) + 1 )); echo "$port" > "$work/port"
     rm -f "$work/t0" "$work/tx_rc" "$work/t_tx"
+    local -a plain=()
+    [[ "$kind" == *-plain ]] && plain=(--no-offload)
     case "$kind" in
-        k2u)
+        k2u|k2u-plain)
             rm -f "$work/err"
-            timeout -k 5 "$limit" ip netns exec "$tapns" "$usernet" nc --tap ubt0 --ip 10.78.0.2/24 -l "$port" -v \
+            timeout -k 5 "$limit" ip netns exec "$tapns" "$usernet" nc --tap ubt0 --ip 10.78.0.2/24 "${plain[@]}" -l "$port" -v \
                 > "$work/out" 2>"$work/err" < /dev/null &
             rx=$!
             for _ in $(seq 1 1000); do grep -q "listening on" "$work/err" 2>/dev/null && break; sleep 0.01; done
             sender=(ip netns exec "$tapns" nc -N 10.78.0.2 "$port"); kernel_end=$tapns ;;
-        u2k)
+        u2k|u2k-plain)
             timeout -k 5 "$limit" ip netns exec "$tapns" nc -l -N 10.78.0.1 "$port" > "$work/out" < /dev/null &
             rx=$!; wait_listen "$tapns" "$port"
-            sender=(ip netns exec "$tapns" "$usernet" nc --tap ubt0 --ip 10.78.0.2/24 10.78.0.1 "$port"); kernel_end=$tapns ;;
+            sender=(ip netns exec "$tapns" "$usernet" nc --tap ubt0 --ip 10.78.0.2/24 "${plain[@]}" 10.78.0.1 "$port"); kernel_end=$tapns ;;
         k2k)
             timeout -k 5 "$limit" ip netns exec "$ns_b" nc -l -N 10.79.0.2 "$port" > "$work/out" < /dev/null &
             rx=$!; wait_listen "$ns_b" "$port"
@@ -169,7 +194,7 @@ transfer() {
     { established "$kernel_end" "$port" && now > "$work/t0" && cat "$input"; } |
         { timeout -k 5 "$limit" "${sender[@]}" > /dev/null; echo $? > "$work/tx_rc"; now > "$work/t_tx"; }
     tx_rc=$(cat "$work/tx_rc")
-    if [ "$kind" = u2k ] && [ "$tx_rc" -eq 0 ] && kill -0 "$rx" 2>/dev/null; then
+    if [[ "$kind" == u2k* ]] && [ "$tx_rc" -eq 0 ] && kill -0 "$rx" 2>/dev/null; then
         # usernet's connection ends with its process: what has not arrived by now will not. 10 s for what is in flight.
         timeout 10 tail --pid="$rx" -s 0.001 -f /dev/null || {
             abandoned="abandoned: usernet nc exited 0 after $(printf %.1f "$(echo "$(cat "$work/t_tx") - $(cat "$work/t0" 2>/dev/null || cat "$work/t_tx")" | bc -l)") s"
@@ -230,21 +255,132 @@ baseline() {
     echo "$t"
 }
 
-declare -A best
-for kind in k2u u2k k2k; do
-    base=$(baseline "$kind")
-    measure "$kind" "$kind" "$work/src" "$size" "$base"
-    [ "$m_status" = intact ] || { echo "tcp-throughput.sh: $kind: a transfer ended $m_status" >&2; exit 1; }
-    best[$kind]=$m_mbs
-done
+# veth_offloads on|off: the veth pair's offloads, both ends
+veth_offloads() {
+    ip netns exec "$ns_a" ethtool -K ubv0 tso "$1" gso "$1" gro "$1" sg "$1" tx "$1" rx "$1" >/dev/null
+    ip netns exec "$ns_b" ethtool -K ubv1 tso "$1" gso "$1" gro "$1" sg "$1" tx "$1" rx "$1" >/dev/null
+}
 
-echo
-echo "| path | MB/s (best of $runs, $size MiB) | ratio to kernel-kernel |"
-echo "|---|--:|--:|"
-for kind in k2u u2k k2k; do
-    case "$kind" in k2u) name="kernel -> UserNet (TAP)";; u2k) name="UserNet -> kernel (TAP)";; k2k) name="kernel -> kernel (veth)";; esac
-    printf "| %s | %.0f | %.2f |\n" "$name" "${best[$kind]}" "$(echo "${best[$kind]} / ${best[k2k]}" | bc -l)"
-done
+# gbits FILE: the receiver's bits a second from iperf3's -J output, in Gbit/s; empty if the test failed
+gbits() {
+    /usr/bin/python3 -c 'import json,sys
+try:
+    d = json.load(open(sys.argv[1]))
+    print("%.3f" % (d["end"]["sum_received"]["bits_per_second"] / 1e9))
+except Exception as e:
+    print("", end="")' "$1"
+}
+
+# iperf_veth: one iperf3 test between the kernel namespaces, Gbit/s (empty on failure)
+iperf_veth() {
+    ip netns exec "$ns_b" timeout 60 iperf3 -s -1 -B 10.79.0.2 >/dev/null 2>&1 &
+    local srv=$!
+    wait_listen "$ns_b" 5201
+    ip netns exec "$ns_a" timeout $((iperf_time + 30)) iperf3 -c 10.79.0.2 -t "$iperf_time" -J > "$work/iperf.json" 2>&1 || true
+    wait "$srv" 2>/dev/null || true
+    gbits "$work/iperf.json"
+}
+
+# iperf_tap on|off [-R]: one iperf3 test from the kernel against `usernet up --serve iperf3`, Gbit/s (empty on failure)
+iperf_tap() {
+    local -a plain=()
+    [ "$1" = off ] && plain=(--no-offload)
+    shift
+    rm -f "$work/up.out"
+    ip netns exec "$tapns" "$usernet" up --tap ubt0 --ip 10.78.0.2/24 --serve iperf3 "${plain[@]}" > "$work/up.out" 2>&1 &
+    local up=$!
+    for _ in $(seq 1 1000); do grep -q "usernet: up" "$work/up.out" 2>/dev/null && break; sleep 0.01; done
+    ip netns exec "$tapns" timeout $((iperf_time + 30)) iperf3 -c 10.78.0.2 -t "$iperf_time" -J "$@" > "$work/iperf.json" 2>&1 || true
+    kill -TERM "$up" 2>/dev/null; wait "$up" 2>/dev/null || true
+    local g; g=$(gbits "$work/iperf.json")
+    [ -n "$g" ] || { echo "tcp-throughput.sh: iperf3 against usernet ($*) failed:" >&2; head -c 2000 "$work/iperf.json" >&2; echo >&2; tail -5 "$work/up.out" >&2; }
+    echo "$g"
+}
+
+# best_of N CMD...: the highest of N figures CMD prints (empty if none)
+best_of() {
+    local n="$1" b="" v; shift
+    for _ in $(seq 1 "$n"); do
+        v=$("$@")
+        echo "tcp-throughput.sh: $* -> ${v:-failed} Gbit/s" >&2
+        [ -n "$v" ] || continue
+        if [ -z "$b" ] || (( $(echo "$v > $b" | bc -l) )); then b=$v; fi
+    done
+    echo "$b"
+}
+
+declare -A best
+if [ "$do_nc" = 1 ]; then
+    for kind in k2u u2k k2u-plain u2k-plain k2k; do
+        base=$(baseline "$kind")
+        measure "$kind" "$kind" "$work/src" "$size" "$base"
+        [ "$m_status" = intact ] || { echo "tcp-throughput.sh: $kind: a transfer ended $m_status" >&2; exit 1; }
+        best[$kind]=$m_mbs
+    done
+fi
+
+declare -A ip3
+if [ "$do_iperf" = 1 ]; then
+    ip3[veth,on]=$(best_of "$runs" iperf_veth)
+    ip3[k2u,on]=$(best_of "$runs" iperf_tap on)
+    ip3[u2k,on]=$(best_of "$runs" iperf_tap on -R)
+    ip3[k2u,off]=$(best_of "$runs" iperf_tap off)
+    ip3[u2k,off]=$(best_of "$runs" iperf_tap off -R)
+    veth_offloads off
+    ip3[veth,off]=$(best_of "$runs" iperf_veth)
+    veth_offloads on
+
+    floor=""
+    if command -v cc >/dev/null 2>&1 && cc -O2 -o "$work/tapfloor" "$root/bench/floor/tapfloor.c" 2>"$work/cc.err"; then
+        ip -n "$tapns" neigh replace 10.78.0.2 lladdr 02:00:00:00:4e:02 dev ubt0 nud permanent
+        ip netns exec "$tapns" "$work/tapfloor" read ubt0 2 > "$work/floor.out" &
+        fl=$!
+        for _ in $(seq 1 500); do grep -q attached "$work/floor.out" 2>/dev/null && break; sleep 0.01; done
+        ip netns exec "$tapns" "$work/tapfloor" flood 10.78.0.2 9 3
+        wait "$fl" || true
+        ip -n "$tapns" neigh del 10.78.0.2 dev ubt0 2>/dev/null || true
+        read -r f_frames f_bytes f_secs < <(tail -1 "$work/floor.out")
+        floor=$(echo "$f_frames / $f_secs" | bc -l)
+        floor_mbs=$(echo "$f_bytes / $f_secs / 1000000" | bc -l)
+    else
+        echo "tcp-throughput.sh: no C compiler (cc): the TAP floor is skipped" >&2
+    fi
+fi
+
+# ratio_or_dash A B: A / B to two places, or "-" if either is missing
+ratio_or_dash() { if [ -n "$1" ] && [ -n "$2" ]; then printf %.2f "$(echo "$1 / $2" | bc -l)"; else echo "-"; fi; }
+# or_dash X FORMAT
+or_dash() { if [ -n "$1" ]; then printf "$2" "$1"; else echo "-"; fi; }
+
+if [ "$do_iperf" = 1 ]; then
+    echo
+    echo "iperf3, $iperf_time s per test, best of $runs, Gbit/s as the receiver counts it:"
+    echo
+    echo "| path | offloads | UserNet Gbit/s | kernel -> kernel (veth) Gbit/s, same offloads | ratio |"
+    echo "|---|---|--:|--:|--:|"
+    for o in on off; do
+        echo "| kernel iperf3 -c -> usernet up --serve iperf3 | $o | $(or_dash "${ip3[k2u,$o]}" %.2f) | $(or_dash "${ip3[veth,$o]}" %.2f) | $(ratio_or_dash "${ip3[k2u,$o]}" "${ip3[veth,$o]}") |"
+        echo "| kernel iperf3 -c -R (UserNet sends) | $o | $(or_dash "${ip3[u2k,$o]}" %.2f) | $(or_dash "${ip3[veth,$o]}" %.2f) | $(ratio_or_dash "${ip3[u2k,$o]}" "${ip3[veth,$o]}") |"
+    done
+    if [ -n "${floor:-}" ]; then
+        echo
+        printf "TAP floor (bench/floor/tapfloor.c, plain frames, one read per frame, 3 s UDP flood from the kernel): %.0f frames/s, %.0f MB/s of 1514-byte frames\n" "$floor" "$floor_mbs"
+    fi
+fi
+
+if [ "$do_nc" = 1 ]; then
+    echo
+    echo "| path | MB/s (best of $runs, $size MiB) | ratio to kernel-kernel |"
+    echo "|---|--:|--:|"
+    for kind in k2u u2k k2u-plain u2k-plain k2k; do
+        case "$kind" in
+            k2u) name="kernel -> UserNet (TAP, offloads on)";; u2k) name="UserNet -> kernel (TAP, offloads on)";;
+            k2u-plain) name="kernel -> UserNet (TAP, --no-offload)";; u2k-plain) name="UserNet -> kernel (TAP, --no-offload)";;
+            k2k) name="kernel -> kernel (veth, offloads on)";;
+        esac
+        printf "| %s | %.0f | %.2f |\n" "$name" "${best[$kind]}" "$(echo "${best[$kind]} / ${best[k2k]}" | bc -l)"
+    done
+fi
 
 [ -n "$loss" ] || exit 0
 
@@ -267,8 +403,7 @@ loss_off() {
     ip netns exec "$1" nft delete table inet usernet_bench_loss
 }
 
-ip netns exec "$ns_a" ethtool -K ubv0 tso off gso off gro off sg off tx off rx off >/dev/null
-ip netns exec "$ns_b" ethtool -K ubv1 tso off gso off gro off sg off tx off rx off >/dev/null
+veth_offloads off
 ip netns exec "$tapns" ethtool -K ubt0 gso off gro off >/dev/null   # what the kernel receives is never coalesced
 
 # the congestion controls of Linux's sender, "default" named as what it is, each once
@@ -290,16 +425,16 @@ ratio() {
     return 0
 }
 
-base_u=$(baseline u2k); base_l=$(baseline k2k)
+base_u=$(baseline u2k-plain); base_l=$(baseline k2k)
 declare -A u_lossy u_bound u_st l_clean l_clean_st l_lossy l_bound l_st
-measure "u2k clean" u2k "$work/lsrc" "$lossy_size" "$base_u"; u_clean=$m_mbs; u_clean_st=$m_status
+measure "u2k clean" u2k-plain "$work/lsrc" "$lossy_size" "$base_u"; u_clean=$m_mbs; u_clean_st=$m_status
 for c in "${ccs[@]}"; do
     use_cc "$c"
     measure "k2k clean (offloads off, $c)" k2k "$work/lsrc" "$lossy_size" "$base_l"; l_clean[$c]=$m_mbs; l_clean_st[$c]=$m_status
 done
 for p in $loss; do
     loss_on "$tapns" ubt0 "${permille[$p]}"
-    measure "u2k $p% loss" u2k "$work/lsrc" "$lossy_size" "$base_u"; u_lossy[$p]=$m_mbs; u_bound[$p]=$m_bound; u_st[$p]=$m_status
+    measure "u2k $p% loss" u2k-plain "$work/lsrc" "$lossy_size" "$base_u"; u_lossy[$p]=$m_mbs; u_bound[$p]=$m_bound; u_st[$p]=$m_status
     loss_off "$tapns"
     loss_on "$ns_b" ubv1 "${permille[$p]}"
     for c in "${ccs[@]}"; do

@@ -132,6 +132,8 @@ table inet lossy {
         Assert.Matches($@"tcp-segmentation-offload: {on}", k);
         Assert.Matches($@"tx-checksumming: {on}", k);
         Assert.Equal(0, up.Terminate(UpTimeout));
+        // Let go, the TAP is as it was: its next holder may read plain frames, which TSO would break.
+        Assert.Matches("tcp-segmentation-offload: off", ns.Check("ethtool", "-k", Tap).Stdout);
     }
 
     /// <summary>

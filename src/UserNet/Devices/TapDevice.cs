@@ -97,8 +97,11 @@ public sealed unsafe class TapDevice : INetDevice
         }
         if (fd < 0)
         {
-            // No offloads asked for, or the kernel refused them: plain frames.
+            // No offloads asked for, or the kernel refused them: plain frames. The TAP keeps the offload features of
+            // whoever held it last (a persistent TAP outlives its holder), and with TSO on the kernel would hand a
+            // reader without the virtio-net header super-segments and partial checksums it cannot recognise.
             fd = Attach(name, offloads: false);
+            ioctl(fd, TUNSETOFFLOAD, (void*)0);
             offloads = false;
         }
         int wake = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -229,6 +232,8 @@ public sealed unsafe class TapDevice : INetDevice
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) == 1) return;
+        // Leave the TAP as we found it: its next holder may read plain frames (see Open).
+        if (Offloads) ioctl(_fd, TUNSETOFFLOAD, (void*)0);
         close(_fd);
         close(_wakeFd);
     }

@@ -373,9 +373,9 @@ internal static class Iperf3Wire
         while (!ct.IsCancellationRequested)
         {
             writer.Write(block.Span);
-            var f = await writer.FlushAsync(ct).ConfigureAwait(false);
-            total += block.Length;
+            total += block.Length; // in the send buffer now, whether or not the flush below is cancelled
             Volatile.Write(ref counter[index], total);
+            var f = await writer.FlushAsync(ct).ConfigureAwait(false);
             if (f.IsCompleted || f.IsCanceled) return;
         }
     }

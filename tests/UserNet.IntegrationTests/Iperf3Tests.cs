@@ -123,6 +123,20 @@ public sealed partial class Iperf3Tests
         Assert.Equal(0, up.Terminate());
     }
 
+    [Theory]
+    [InlineData("-t", "0", "-t SECONDS must be 1 to 86400")]
+    [InlineData("-P", "129", "-P N must be 1 to 128")]
+    [InlineData("-c", "example", "'example' is not an IPv4 address")]
+    public void Usernet_iperf3_with_a_bad_argument_says_so_in_one_line_and_exits_2(string option, string value, string expected)
+    {
+        string[] args = option == "-c" ? ["-c", value] : ["-c", KernelIp, option, value];
+        var r = Shell.Run(UsernetCli.Command[0], [.. UsernetCli.Command[1..], "iperf3", .. args, "--tap", Tap, "--ip", StackIp + "/24"], TimeSpan.FromSeconds(60));
+        Assert.Equal(2, r.ExitCode);
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, r.Stderr);
+        Assert.Contains(expected, lines[0]);
+    }
+
     private static Shell.Result UsernetClient(TestNamespace ns, params string[] args)
     {
         ns.Start("iperf3", "-s", "-1", "-B", KernelIp);

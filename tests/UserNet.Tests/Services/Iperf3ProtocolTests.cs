@@ -126,6 +126,26 @@ public class Iperf3ProtocolTests
     }
 
     [Fact]
+    public async Task Iperf3_the_data_loops_count_every_byte_through_a_pipe()
+    {
+        // The sender's and receiver's own loops, joined by a plain pipe: what one counts, the other counts, and the
+        // rate (printed) is what our loops cost, apart from TCP.
+        var pipe = new Pipe(new PipeOptions(pauseWriterThreshold: 1 << 20, resumeWriterThreshold: 1 << 19, minimumSegmentSize: 64 * 1024));
+        var block = Iperf3Wire.NewBlock(128 * 1024);
+        long[] sent = [0], received = [0];
+        using var stop = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var receiving = Iperf3Wire.ReceiveAsync(pipe.Reader, received, 0, default);
+        try { await Iperf3Wire.SendAsync(pipe.Writer, block, sent, 0, stop.Token); } catch (OperationCanceledException) { }
+        await pipe.Writer.CompleteAsync();
+        await receiving;
+        Assert.True(sent[0] > 0);
+        Assert.Equal(sent[0], received[0]);
+        Assert.Equal(0, sent[0] % block.Length);
+        Console.WriteLine($"iperf3 data loops through a pipe: {sent[0] / clock.Elapsed.TotalSeconds / 1e9:F1} GB/s");
+    }
+
+    [Fact]
     public void Iperf3_cookies_are_36_characters_of_base32_and_a_nul()
     {
         var c = Iperf3Wire.NewCookie();
@@ -141,6 +161,24 @@ public class Iperf3ProtocolTests
     [Fact]
     public void Iperf3_error_texts_are_iperf3s() =>
         Assert.Equal("the server is busy running a test. try again later", new Iperf3Exception(121).Message);
+
+    [Fact]
+    public async Task Iperf3_a_second_client_while_a_test_runs_is_told_the_server_is_busy()
+    {
+        var (endA, endB) = MemoryLink.CreatePair();
+        await using var a = new StackHost(endA, new StackOptions { Address = Ipv4Subnet.Parse("10.0.0.1/24"), Mac = MacAddress.Parse("02:00:00:00:00:01"), Name = "a" });
+        await using var b = new StackHost(endB, new StackOptions { Address = Ipv4Subnet.Parse("10.0.0.2/24"), Mac = MacAddress.Parse("02:00:00:00:00:02"), Name = "b" });
+        await a.StartAsync();
+        await b.StartAsync();
+        await using var services = await StackServices.StartAsync(b, ["iperf3"]);
+        var server = new IPEndPoint(IPAddress.Parse("10.0.0.2"), StackServices.Iperf3Port);
+        var running = new TaskCompletionSource();
+        var first = Iperf3Client.RunAsync(a, server, new Iperf3ClientOptions { Seconds = 2, Connected = _ => running.TrySetResult() });
+        await running.Task.WaitAsync(TimeSpan.FromSeconds(20));
+        var e = await Assert.ThrowsAsync<Iperf3Exception>(() => Iperf3Client.RunAsync(a, server, new Iperf3ClientOptions { Seconds = 1 }).WaitAsync(TimeSpan.FromSeconds(20)));
+        Assert.Equal(121, e.ErrorCode); // IEACCESSDENIED
+        Assert.True((await first.WaitAsync(TimeSpan.FromSeconds(20))).Streams[0].BytesReceived > 0);
+    }
 
     [Theory]
     [InlineData(false, 1)]

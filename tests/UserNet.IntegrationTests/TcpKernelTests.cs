@@ -142,7 +142,7 @@ table inet lossy {
     /// and no datagram may be lost, and the transfer must complete.
     /// </summary>
     [Fact]
-    public void A_ping_flood_UDP_echo_and_a_bulk_transfer_at_once_lose_no_ping()
+    public async Task A_ping_flood_UDP_echo_and_a_bulk_transfer_at_once_lose_no_ping()
     {
         using var ns = Namespace("mixed");
         var up = ns.StartUsernet("up", "--tap", Tap, "--ip", StackIp + "/24");
@@ -162,10 +162,10 @@ for i in range(2000):
     except socket.timeout: pass
 print(ok)
 """, StackIp));
-        var p = ping.Result;
+        var p = await ping;
         Assert.True(p.ExitCode == 0, p.Stdout + p.Stderr);
         Assert.Contains("3000 packets transmitted, 3000 received, 0% packet loss", p.Stdout);
-        var u = udp.Result;
+        var u = await udp;
         Assert.True(u.ExitCode == 0, u.Stderr);
         Assert.Equal("2000", u.Stdout.Trim());
         Assert.True(bulk.Process.WaitForExit(120_000), "the bulk transfer did not end");

@@ -7,6 +7,7 @@ var root = new RootCommand("usernet: a userspace TCP/IP stack on a Linux TAP dev
     PingCommand.Create(),
     DemoCommand.Create(),
     NcCommand.Create(),
+    Iperf3Command.Create(),
     TraceCommand.Create(),
     ReplayCommand.Create(),
 };

@@ -16,7 +16,7 @@ internal static class UpCommand
         var trace = new Option<bool>("--trace") { Description = "print one line per frame in and out, with the layer and its decision" };
         var serve = new Option<string>("--serve")
         {
-            Description = "built-in services, comma-separated: echo (UDP and TCP 7), discard (UDP and TCP 9), chargen (TCP 19), or none",
+            Description = "built-in services, comma-separated: echo (UDP and TCP 7), discard (UDP and TCP 9), chargen (TCP 19), iperf3 (TCP 5201), or none",
             DefaultValueFactory = _ => "echo,discard",
         };
         var pcap = PcapOption.Create();
@@ -39,7 +39,7 @@ internal static class UpCommand
             var options = args.BuildOptions(p, device.Mtu, device.Name, FrameObservers.Of(observers));
             var host = new StackHost(device, options);
             await host.StartAsync();
-            var running = await StackServices.StartAsync(host, services);
+            var running = await StackServices.StartAsync(host, services, new LineLogger("usernet: "));
             var serving = services.Length == 0 ? "" : " serving " + string.Join(",", services);
             Console.WriteLine($"usernet: up on {device.Name} ip {options.Address} mac {host.Mac} mtu {device.Mtu} offloads {(device.Offloads ? "tso4,csum" : "off")}{serving}");
             try { await Task.Delay(Timeout.Infinite, stop.Token); }
@@ -61,6 +61,17 @@ internal static class UpCommand
         foreach (var n in names)
             if (!StackServices.Known.Contains(n)) throw new CliException($"--serve: unknown service '{n}' (known: {string.Join(", ", StackServices.Known)}, none)");
         return names.Distinct().ToArray();
+    }
+}
+
+/// <summary>Prints what the services tell at Information level and above (iperf3's tests), one line each on stdout.</summary>
+internal sealed class LineLogger(string prefix) : Microsoft.Extensions.Logging.ILogger
+{
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+    public bool IsEnabled(Microsoft.Extensions.Logging.LogLevel logLevel) => logLevel >= Microsoft.Extensions.Logging.LogLevel.Information;
+    public void Log<TState>(Microsoft.Extensions.Logging.LogLevel logLevel, Microsoft.Extensions.Logging.EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (IsEnabled(logLevel)) Console.WriteLine(prefix + formatter(state, exception));
     }
 }
 

@@ -6,21 +6,25 @@ using UserNet.Stack;
 namespace UserNet.Services;
 
 /// <summary>
-/// The built-in services: echo (RFC 862) and discard (RFC 863) on UDP and TCP, chargen (RFC 864) on TCP. They are
+/// The built-in services: echo (RFC 862) and discard (RFC 863) on UDP and TCP, chargen (RFC 864) on TCP, and an
+/// iperf3 server (TCP 5201, iperf 3.12's protocol, TCP tests only) for the kernel's <c>iperf3 -c</c>. They are
 /// ordinary clients of the sockets, written so that they run wherever the host runs application code (the thread
 /// pool of a <c>StackHost</c>, or the driving thread of a bare core, as a replay drives it).
 /// </summary>
 public static partial class StackServices
 {
     public const int EchoPort = 7, DiscardPort = 9, ChargenPort = 19;
+    /// <summary>iperf3's port; the server takes one test at a time, as iperf3 does.</summary>
+    public const int Iperf3Port = 5201;
 
     /// <summary>The names <see cref="StartAsync"/> takes.</summary>
-    public static readonly IReadOnlyList<string> Known = ["echo", "discard", "chargen"];
+    public static readonly IReadOnlyList<string> Known = ["echo", "discard", "chargen", "iperf3"];
 
     /// <summary>Binds and starts the services; dispose the result to stop them.</summary>
     /// <param name="host">The stack to serve on.</param>
     /// <param name="names">Which services (see <see cref="Known"/>).</param>
-    /// <param name="logger">Told what each service does with each datagram, read and connection, at Debug level; null for nothing.</param>
+    /// <param name="logger">Told what each service does with each datagram, read and connection, at Debug level, and each
+    /// iperf3 test's start and outcome at Information level; null for nothing.</param>
     /// <exception cref="ArgumentException">An unknown name.</exception>
     public static async Task<IAsyncDisposable> StartAsync(IStackHost host, IEnumerable<string> names, ILogger? logger = null)
     {
@@ -48,6 +52,10 @@ public static partial class StackServices
                     case "chargen":
                         var tc = await TcpConnectionListener.StartAsync(host, ChargenPort).ConfigureAwait(false);
                         running.Add(tc, AcceptAsync(tc, "chargen", TcpChargenAsync, log, running.Stop));
+                        break;
+                    case "iperf3":
+                        var ti = await TcpConnectionListener.StartAsync(host, Iperf3Port, settings: Iperf3Server.Settings(host)).ConfigureAwait(false);
+                        running.Add(ti, new Iperf3Server(host, logger).RunAsync(ti, running.Stop));
                         break;
                     default:
                         throw new ArgumentException($"unknown service '{name}' (known: {string.Join(", ", Known)})");

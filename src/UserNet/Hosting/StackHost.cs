@@ -125,10 +125,18 @@ public sealed class StackHost : IStackHost, IAsyncDisposable
             _started.TrySetResult();
             while (!_stopping)
             {
-                int frames = _device.Receive(_receiver, Batch);
-                DrainWork();
-                var now = Now;
-                if (now >= _stack.NextDeadline) _stack.Poll(now);
+                int frames;
+                // One batch: the frames at hand, the posted work, the due timers; the sockets' wake-ups of application
+                // readers happen once at its end (one per connection), not once per segment.
+                _stack.BeginBatch();
+                try
+                {
+                    frames = _device.Receive(_receiver, Batch);
+                    DrainWork();
+                    var now = Now;
+                    if (now >= _stack.NextDeadline) _stack.Poll(now);
+                }
+                finally { _stack.EndBatch(); }
                 if (frames == Batch || !_work.IsEmpty) continue;
                 Sleep();
             }

@@ -133,4 +133,34 @@ public sealed class ReaderWakeBatchTests
         Assert.Equal(100L, reader.Bytes);
         Assert.Throws<InvalidOperationException>(() => peer.Stack.EndBatch());
     }
+
+    [Fact]
+    public async Task A_writer_waiting_on_a_full_send_buffer_is_woken_once_when_room_opens_not_once_per_ACK()
+    {
+        const int Buffer = 64 * 1024;
+        var peer = new TcpPeer(new TcpSettings { SendBufferSize = Buffer, NoDelay = true });
+        var scheduler = new CountingScheduler();
+        peer.Stack.ApplicationScheduler = scheduler;
+        var conn = peer.Accept();
+        scheduler.Count = 0;
+
+        var write = Writer(); // past the send buffer: the flush waits
+        Assert.False(write.IsCompleted);
+        int acks = 0;
+        while (!write.IsCompleted && acks < 1000)
+        {
+            // The peer acknowledges each segment on its own, as a receiver without delayed ACKs would.
+            foreach (var s in peer.TakeAndReceive().Where(s => s.Payload.Length > 0))
+            {
+                peer.SendAck(s.Seq + (uint)s.Payload.Length);
+                acks++;
+            }
+        }
+        Assert.True(write.IsCompleted);
+        Assert.True(acks > 10, $"only {acks} ACKs");
+        Assert.Equal(1, scheduler.Count); // one wake of the writer for all those ACKs
+        await write;
+
+        async Task Writer() => await conn.Output.WriteAsync(TcpPeer.Bytes(Buffer + 1000));
+    }
 }

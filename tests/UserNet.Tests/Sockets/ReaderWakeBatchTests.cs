@@ -163,4 +163,38 @@ public sealed class ReaderWakeBatchTests
 
         async Task Writer() => await conn.Output.WriteAsync(TcpPeer.Bytes(Buffer + 1000));
     }
+
+    [Fact]
+    public async Task A_burst_of_datagrams_in_one_batch_wakes_the_waiting_UDP_receiver_once_and_the_rest_wait_queued()
+    {
+        var f = TestSupport.TestStack.Started();
+        var scheduler = new CountingScheduler();
+        f.Stack.ApplicationScheduler = scheduler;
+        using var socket = await UserNet.Sockets.UdpSocket.BindAsync(f.Stack, 5000);
+        var buffer = new byte[64];
+        int received = 0;
+        var receiving = Receive();
+        Assert.False(receiving.IsCompleted);
+        scheduler.Count = 0;
+
+        f.Stack.BeginBatch();
+        for (int i = 0; i < 10; i++) f.Receive(TestSupport.TestStack.UdpFrame(4000, 5000, [(byte)i]));
+        Assert.Equal(0, scheduler.Count);
+        f.Stack.EndBatch();
+
+        Assert.Equal(1, scheduler.Count);    // one work item for the burst
+        Assert.Equal(10, received);          // the other nine were there when the receiver came back
+        Assert.Equal(1, scheduler.Count);
+        await receiving;
+
+        async Task Receive()
+        {
+            for (int i = 0; i < 10; i++)
+            {
+                var r = await socket.ReceiveFromAsync(buffer);
+                Assert.Equal((byte)i, buffer[0]);
+                received++;
+            }
+        }
+    }
 }

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Round-trip time of ICMP echo, measured by the kernel's ping:
 #   a) kernel -> UserNet: the whole `usernet up` process on a TAP, inside a namespace of its own;
-#   b) kernel -> kernel: two namespaces joined by a veth pair (the floor a userspace stack is compared with).
-# Prints a markdown table with min/p50/mean/p99/max and the ratios of (a) to (b).
+#   b) kernel -> kernel: two namespaces joined by a veth pair (the kernel's own floor);
+#   c) kernel -> C floor: bench/tap-echo.c, the least a userspace program can do on the same kind of TAP in the same
+#      kind of namespace: read each frame, answer ARP and ICMP echo in place, write the reply. Twice: with a blocking
+#      read(2) per frame, and with poll(2) + non-blocking read(2) as UserNet's loop does. The faster of the two by
+#      p50 is the floor UserNet is compared with (a userspace stack cannot beat a program that only echoes).
+# Prints a markdown table with min/p50/mean/p99/max and the ratios of (a) to the C floor and to (b).
+# The C floor needs a C compiler (cc or gcc); without one it is skipped and said so.
 #
 # Run as root. Every interface and address lives in namespaces this script creates, so no packet can leave
 # them; the namespaces (and the stack) are removed on exit, including failure and Ctrl-C.
@@ -69,6 +74,7 @@ usernet="$root/usernet"
 ns_stack="usernet-bench-$$"
 ns_a="usernet-bench-a-$$"
 ns_b="usernet-bench-b-$$"
+ns_floor="usernet-bench-c-$$"
 tap=ubt0
 stack_host=10.78.0.1
 stack_ip=10.78.0.2
@@ -183,6 +189,30 @@ ip -n "$ns_b" link set ubv1 up
 say "b) ping -c $count -i $interval $veth_b_ip (after $warmup warm-up requests)"
 run_ping "$ns_a" "$veth_b_ip" "$work/ping-veth.txt"
 
+# --- c) kernel -> the C floor on a TAP -------------------------------------------------------------------
+compiler="$(command -v cc || command -v gcc || true)"
+floor_modes=()
+if [ -n "$compiler" ]; then
+    "$compiler" -O2 -o "$work/tap-echo" "$root/bench/tap-echo.c" || die "could not compile bench/tap-echo.c"
+    add_ns "$ns_floor"
+    ip -n "$ns_floor" tuntap add dev "$tap" mode tap
+    ip -n "$ns_floor" addr add "$stack_host/24" dev "$tap"
+    ip -n "$ns_floor" link set "$tap" up
+    for mode in block poll; do
+        ip netns exec "$ns_floor" "${pin[@]}" "$work/tap-echo" "$tap" "$stack_ip" "$mode" >"$work/floor-$mode.log" 2>&1 &
+        stack_pid=$!
+        for _ in $(seq 100); do grep -q '^tap-echo: up' "$work/floor-$mode.log" && break; sleep 0.05; done
+        grep -q '^tap-echo: up' "$work/floor-$mode.log" || { cat "$work/floor-$mode.log" >&2; die "tap-echo did not come up"; }
+        say "c) C floor ($mode) on $tap in $ns_floor: ping -c $count -i $interval $stack_ip (after $warmup warm-up requests)"
+        # The floor's MAC is fixed: a stale neighbour entry from the other mode's run is still right.
+        run_ping "$ns_floor" "$stack_ip" "$work/ping-floor-$mode.txt"
+        stop_stack
+        floor_modes+=("$mode")
+    done
+else
+    say "c) skipped: no C compiler (cc or gcc) for bench/tap-echo.c"
+fi
+
 # --- results --------------------------------------------------------------------------------------------
 read -r s_n s_min s_p50 s_mean s_p99 s_max < <(stats "$work/ping-stack.txt")
 read -r v_n v_min v_p50 v_mean v_p99 v_max < <(stats "$work/ping-veth.txt")
@@ -197,7 +227,21 @@ echo "| path | replies | min ms | p50 ms | mean ms | p99 ms | max ms |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 echo "| kernel -> UserNet (TAP, \`usernet up\`) | $s_n/$count | $s_min | $s_p50 | $s_mean | $s_p99 | $s_max |"
 echo "| kernel -> kernel (veth) | $v_n/$count | $v_min | $v_p50 | $v_mean | $v_p99 | $v_max |"
+f_best=""
+for mode in "${floor_modes[@]}"; do
+    read -r f_n f_min f_p50 f_mean f_p99 f_max < <(stats "$work/ping-floor-$mode.txt")
+    [ "$f_n" -gt 0 ] || { cat "$work/ping-floor-$mode.txt" "$work/floor-$mode.log" >&2; die "no echo replies from the C floor ($mode)"; }
+    label="blocking read"; [ "$mode" = poll ] && label="poll + read"
+    echo "| kernel -> C floor (TAP, tap-echo, $label) | $f_n/$count | $f_min | $f_p50 | $f_mean | $f_p99 | $f_max |"
+    if [ -z "$f_best" ] || awk -v a="$f_p50" -v b="$fb_p50" 'BEGIN { exit !(a < b) }'; then
+        f_best="$label"; fb_p50="$f_p50"; fb_p99="$f_p99"; fb_mean="$f_mean"
+    fi
+done
 echo
+if [ -n "$f_best" ]; then
+    echo "UserNet / C floor ($f_best, the faster by p50): p50 **$(ratio "$s_p50" "$fb_p50")x**, p99 **$(ratio "$s_p99" "$fb_p99")x**, mean $(ratio "$s_mean" "$fb_mean")x"
+    echo
+fi
 echo "UserNet / veth: p50 **$(ratio "$s_p50" "$v_p50")x**, p99 **$(ratio "$s_p99" "$v_p99")x**, mean $(ratio "$s_mean" "$v_mean")x"
 echo
 echo "usernet's counters at the end of the run:"

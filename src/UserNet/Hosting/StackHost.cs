@@ -14,7 +14,8 @@ namespace UserNet.Hosting;
 /// frame, a post or the next deadline. Only that thread touches the protocol core. Time comes from a
 /// <see cref="TimeProvider"/>, so tests can run the same loop on a clock they control. Open sockets on it
 /// (<see cref="UdpSocket"/>, <see cref="TcpConnection"/>, <see cref="TcpConnectionListener"/>, <see cref="Pinger"/>);
-/// their application code continues on the thread pool.
+/// their application code continues on the thread pool. A connection's reader waiting for data is woken once per batch
+/// of frames (up to <see cref="Batch"/>), at its end: one thread-pool item per batch, not one per segment.
 /// </summary>
 public sealed class StackHost : IStackHost, IAsyncDisposable
 {
@@ -125,10 +126,18 @@ public sealed class StackHost : IStackHost, IAsyncDisposable
             _started.TrySetResult();
             while (!_stopping)
             {
-                int frames = _device.Receive(_receiver, Batch);
-                DrainWork();
-                var now = Now;
-                if (now >= _stack.NextDeadline) _stack.Poll(now);
+                int frames;
+                // One batch: the frames at hand, the posted work, the due timers; the sockets' wake-ups of application
+                // readers happen once at its end (one per connection), not once per segment.
+                _stack.BeginBatch();
+                try
+                {
+                    frames = _device.Receive(_receiver, Batch);
+                    DrainWork();
+                    var now = Now;
+                    if (now >= _stack.NextDeadline) _stack.Poll(now);
+                }
+                finally { _stack.EndBatch(); }
                 if (frames == Batch || !_work.IsEmpty) continue;
                 Sleep();
             }

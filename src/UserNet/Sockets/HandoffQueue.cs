@@ -1,5 +1,6 @@
 using System.IO.Pipelines;
 using System.Threading.Tasks.Sources;
+using UserNet.Stack;
 
 namespace UserNet.Sockets;
 
@@ -8,18 +9,29 @@ namespace UserNet.Sockets;
 /// awaits them. A waiting taker is completed through the host's application scheduler, never inline on the loop
 /// (unless that scheduler is inline), so application code runs where the host says: the thread pool for a
 /// <c>StackHost</c>, the driving thread for a bare core, a test's own queue for a simulation. One waiting taker costs
-/// no allocation; more than one at a time (concurrent receives) allocate a waiter each.
+/// no allocation; more than one at a time (concurrent receives) allocate a waiter each. On a core (<c>loop</c> given)
+/// a taker the loop gave an item is scheduled when the loop's batch of frames ends (<see cref="NetStack.DeferWake"/>),
+/// so a burst of datagrams costs one work item per waiting taker, and the taker finds the rest of the burst queued.
 /// </summary>
-internal sealed class HandoffQueue<T>
+internal sealed class HandoffQueue<T> : IDeferredWake
 {
     private readonly object _gate = new();
     private readonly Queue<T> _items = new();
     private readonly Queue<Waiter> _waiters = new();
     private readonly PipeScheduler _scheduler;
+    private readonly NetStack? _loop;
+    /// <summary>Takers given an item and not yet scheduled (the loop's own list, touched on the loop only).</summary>
+    private readonly List<Waiter> _given = new();
     private Waiter? _spare;
     private bool _completed;
 
-    public HandoffQueue(PipeScheduler scheduler) => _scheduler = scheduler;
+    /// <param name="scheduler">Where a waiting taker continues.</param>
+    /// <param name="loop">The core whose loop adds items: takers it serves continue once its batch ends; null: at once.</param>
+    public HandoffQueue(PipeScheduler scheduler, NetStack? loop = null)
+    {
+        _scheduler = scheduler;
+        _loop = loop;
+    }
 
     /// <summary>Items waiting to be taken.</summary>
     public int Count { get { lock (_gate) return _items.Count; } }
@@ -42,8 +54,22 @@ internal sealed class HandoffQueue<T>
             }
             w.Claim(item);
         }
-        w.Schedule(_scheduler);
+        if (_loop is null)
+        {
+            w.Schedule(_scheduler);
+            return true;
+        }
+        // Claimed, so no cancellation or Complete can touch it any more; it runs when the batch ends.
+        if (_given.Count == 0) _loop.DeferWake(this);
+        _given.Add(w);
         return true;
+    }
+
+    /// <summary>The loop's batch ended: the takers it gave items continue now.</summary>
+    void IDeferredWake.Flush()
+    {
+        foreach (var w in _given) w.Schedule(_scheduler);
+        _given.Clear();
     }
 
     public bool TryTake(out T item)

@@ -33,7 +33,7 @@ public sealed class TcpConnection : IDuplexPipe, IAsyncDisposable, ITcpUser
         _host = host;
         _scheduler = host.ApplicationScheduler;
         _send = new TcpSendPipe(settings.SendBufferSize, _scheduler, OnApplicationActivity);
-        _receive = new TcpReceivePipe(settings.ReceiveBufferSize, _scheduler, OnApplicationActivity);
+        _receive = new TcpReceivePipe(settings.ReceiveBufferSize, _scheduler, OnApplicationActivity, host.Core);
         _nudge = _ =>
         {
             Volatile.Write(ref _nudgePending, 0);

@@ -4,6 +4,7 @@ using System.IO.Pipelines;
 using System.Runtime.ExceptionServices;
 using System.Threading.Tasks.Sources;
 using UserNet.Core;
+using UserNet.Stack;
 using UserNet.Tcp;
 
 namespace UserNet.Sockets;
@@ -20,8 +21,11 @@ namespace UserNet.Sockets;
 /// A block is rented when a write first lands in it and returned once the reader has consumed everything written to
 /// it, so an idle connection holds none and a large window costs memory only for the bytes held. The slots are also
 /// the segments of the sequences the reader gets, relinked at each read, so reading allocates nothing.
+/// On a core (<c>loop</c> given) the loop's wake-ups of the reader wait for the end of its batch of frames
+/// (<see cref="NetStack.DeferWake"/>): 64 segments handled in one batch wake a waiting reader once, one work item on
+/// its scheduler, not one per segment. The end of the stream follows the same way, after the data before it.
 /// </remarks>
-internal sealed class TcpReceivePipe : ITcpReceiveBuffer, IValueTaskSource<ReadResult>
+internal sealed class TcpReceivePipe : ITcpReceiveBuffer, IValueTaskSource<ReadResult>, IDeferredWake
 {
     private const int BlockSize = BlockMemoryPool.BlockSize;
 
@@ -29,7 +33,12 @@ internal sealed class TcpReceivePipe : ITcpReceiveBuffer, IValueTaskSource<ReadR
     private readonly int _capacity;
     private readonly PipeScheduler _readerScheduler;
     private readonly Action _onConsumed;
+    private readonly NetStack? _loop;
     private readonly Slot?[] _slots;
+
+    // The loop's own state (touched on the loop only): a wake held until the batch ends, and the completion behind it.
+    private bool _deferred;
+    private bool _completionDeferred;
 
     // Shared state, under _lock. _committed and _consumed are also read without it (Free), so they are written with Volatile.
     private long _committed;
@@ -69,7 +78,8 @@ internal sealed class TcpReceivePipe : ITcpReceiveBuffer, IValueTaskSource<ReadR
     /// <param name="capacity">The receive window at most, in bytes.</param>
     /// <param name="readerScheduler">Where a waiting read continues when data, completion or cancellation arrives.</param>
     /// <param name="onConsumed">Called (outside any lock) when the reader consumed bytes or completed: the window may reopen.</param>
-    public TcpReceivePipe(int capacity, PipeScheduler readerScheduler, Action onConsumed)
+    /// <param name="loop">The core whose loop writes here: its wakes of the reader wait for the end of the loop's batch; null wakes at once.</param>
+    public TcpReceivePipe(int capacity, PipeScheduler readerScheduler, Action onConsumed, NetStack? loop = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(capacity, 1);
         ArgumentNullException.ThrowIfNull(readerScheduler);
@@ -77,6 +87,7 @@ internal sealed class TcpReceivePipe : ITcpReceiveBuffer, IValueTaskSource<ReadR
         _capacity = capacity;
         _readerScheduler = readerScheduler;
         _onConsumed = onConsumed;
+        _loop = loop;
         // A window that starts mid-block touches one block more than it fills.
         _slots = new Slot?[(capacity + BlockSize - 1) / BlockSize + 1];
         Reader = new ReceiveReader(this);
@@ -140,7 +151,7 @@ internal sealed class TcpReceivePipe : ITcpReceiveBuffer, IValueTaskSource<ReadR
     {
         ArgumentOutOfRangeException.ThrowIfNegative(count);
         if (count == 0) return;
-        bool wake;
+        bool wake = false, defer = false;
         lock (_lock)
         {
             if (count > _capacity - (_committed - _consumed))
@@ -163,9 +174,12 @@ internal sealed class TcpReceivePipe : ITcpReceiveBuffer, IValueTaskSource<ReadR
             }
             Volatile.Write(ref _committed, end);
             _signaled = true;
-            wake = WakeDue();
+            // A reader that starts waiting after this finds the bytes at once (ReadAsyncReady): only one waiting now needs a wake.
+            if (_loop is null) wake = WakeDue();
+            else defer = _waiting && !_wakeScheduled;
         }
         if (wake) ScheduleWake();
+        else if (defer) Defer();
     }
 
     public void Complete(Exception? error = null)
@@ -176,10 +190,43 @@ internal sealed class TcpReceivePipe : ITcpReceiveBuffer, IValueTaskSource<ReadR
             _completeRequested = true;
             _requestedError = error;
         }
+        if (_loop is not null)
+        {
+            // Behind the wake for the data of this batch, so that the reader sees the data first (see below).
+            _completionDeferred = true;
+            Defer();
+            return;
+        }
+        ScheduleCompletion();
+    }
+
+    private void ScheduleCompletion()
+    {
         // The end of the stream (or the reset) reaches the reader through its scheduler, after the bytes before it: a
         // reader taking those bytes sees the end on a later read, as recv(2) returns the data and then 0. A host that
         // steps the application (a replay) so sees two steps, as the application on its own thread would take them.
         _readerScheduler.Schedule(static s => ((TcpReceivePipe)s!).PublishCompletion(), this);
+    }
+
+    private void Defer()
+    {
+        if (_deferred) return;
+        _deferred = true;
+        _loop!.DeferWake(this);
+    }
+
+    /// <summary>The loop's batch ended: the one wake of the reader it held back, then the end of the stream if it came.</summary>
+    void IDeferredWake.Flush()
+    {
+        _deferred = false;
+        bool wake;
+        lock (_lock) wake = WakeDue();
+        if (wake) ScheduleWake();
+        if (_completionDeferred)
+        {
+            _completionDeferred = false;
+            ScheduleCompletion();
+        }
     }
 
     private void PublishCompletion()

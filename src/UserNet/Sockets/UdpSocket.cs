@@ -25,7 +25,7 @@ public sealed class UdpSocket : IDisposable
     private UdpSocket(IStackHost host, int queueLength)
     {
         _host = host;
-        _endpoint = new Endpoint(queueLength, host.ApplicationScheduler);
+        _endpoint = new Endpoint(queueLength, host.ApplicationScheduler, host.Core);
     }
 
     /// <summary>Binds a socket to <paramref name="port"/> (0: a free ephemeral port, 49152-65535) on the stack's address.</summary>
@@ -127,11 +127,11 @@ public sealed class UdpSocket : IDisposable
     }
 
     /// <summary>The socket's face towards the UDP layer; its methods run on the stack's loop.</summary>
-    private sealed class Endpoint(int queueLength, System.IO.Pipelines.PipeScheduler scheduler) : UdpEndpoint
+    private sealed class Endpoint(int queueLength, System.IO.Pipelines.PipeScheduler scheduler, NetStack loop) : UdpEndpoint
     {
         public readonly record struct Item(byte[]? Data, int Length, Ipv4Address From, ushort Port, SocketError Error);
 
-        public readonly HandoffQueue<Item> Queue = new(scheduler);
+        public readonly HandoffQueue<Item> Queue = new(scheduler, loop);
         public (Ipv4Address Address, ushort Port)? Peer;
         public long Dropped;
         private volatile SocketError _lastError;

@@ -28,6 +28,16 @@ public interface IStackHost
 }
 
 /// <summary>
+/// A wake-up of application code (a read waiting for data that arrived) that the core holds back until the loop is
+/// done with the frames at hand, so that a batch of segments for one connection wakes its reader once.
+/// </summary>
+internal interface IDeferredWake
+{
+    /// <summary>Called on the loop, once per <see cref="NetStack.DeferWake"/>, when the batch (or the call) ends.</summary>
+    void Flush();
+}
+
+/// <summary>
 /// The protocol core: frames and a time go in (<see cref="Receive(Span{byte}, TimeSpan)"/>, <see cref="Poll"/>), frames and the next
 /// timer deadline come out (<see cref="IFrameTransmitter"/>, <see cref="NextDeadline"/>). It never reads a clock,
 /// opens a file or starts a thread, and it is not thread-safe: one thread drives it. This is the composition root:
@@ -42,6 +52,10 @@ public sealed class NetStack : IStackHost, IDisposable
     private readonly Queue<Action<NetStack>> _posted = new();
     private int _depth;
     private bool _runningPosted;
+    /// <summary>Wakes held back (see <see cref="DeferWake"/>); loop-only, so no lock.</summary>
+    private readonly List<IDeferredWake> _wakes = new();
+    private readonly List<IDeferredWake> _flushing = new();
+    private int _batch;
 
     public NetStack(StackOptions options, IFrameTransmitter transmitter)
     {
@@ -206,7 +220,48 @@ public sealed class NetStack : IStackHost, IDisposable
 
     private void Leave()
     {
-        if (--_depth == 0) RunPosted();
+        if (--_depth != 0) return;
+        RunPosted();
+        if (_batch == 0) FlushWakes();
+    }
+
+    /// <summary>
+    /// The host is about to hand in a batch of frames (and the posted work and timers after them): wakes the sockets
+    /// ask for meanwhile wait for <see cref="EndBatch"/>. Without a batch they happen when each call into the core
+    /// returns. Batches nest; only the outermost end flushes.
+    /// </summary>
+    internal void BeginBatch() => _batch++;
+
+    /// <summary>Ends the batch <see cref="BeginBatch"/> began: every held wake happens now, once each.</summary>
+    internal void EndBatch()
+    {
+        if (_batch == 0) throw new InvalidOperationException("EndBatch without BeginBatch.");
+        if (--_batch == 0 && _depth == 0) FlushWakes();
+    }
+
+    /// <summary>
+    /// Holds <paramref name="wake"/> until the batch ends (or the current call into the core returns). Call it from
+    /// the loop, at most once per flush for a given object (the caller keeps a flag).
+    /// </summary>
+    internal void DeferWake(IDeferredWake wake) => _wakes.Add(wake);
+
+    /// <summary>Wakes held so far, for tests.</summary>
+    internal int DeferredWakes => _wakes.Count;
+
+    private void FlushWakes()
+    {
+        // A wake may run application code inline (an inline scheduler) that calls into the core and defers again:
+        // those land in the next round, never in the list being walked.
+        while (_wakes.Count > 0 && _flushing.Count == 0)
+        {
+            _flushing.AddRange(_wakes);
+            _wakes.Clear();
+            try
+            {
+                foreach (var w in _flushing) w.Flush();
+            }
+            finally { _flushing.Clear(); }
+        }
     }
 
     /// <summary>Outside any call into the core: run the work sockets posted (it may post more, which runs too).</summary>

@@ -52,6 +52,12 @@ internal sealed class StackContext
     /// <summary>The one frame being built for transmission; every sender builds into it and sends before returning.</summary>
     public byte[] TxBuffer { get; }
 
+    /// <summary>
+    /// True while the host hands in a batch of frames it read at once (the frames queued on the device): a receiver may
+    /// then acknowledge the batch's in-order data once at its end, as Linux's GRO acknowledges what one NAPI poll merged.
+    /// </summary>
+    public bool InBatch { get; set; }
+
     /// <summary>What the link said of the frame being received (a partial checksum, a super-segment); default for none.</summary>
     public FrameOffload RxOffload { get; private set; }
 

@@ -230,13 +230,28 @@ public sealed class NetStack : IStackHost, IDisposable
     /// ask for meanwhile wait for <see cref="EndBatch"/>. Without a batch they happen when each call into the core
     /// returns. Batches nest; only the outermost end flushes.
     /// </summary>
-    internal void BeginBatch() => _batch++;
+    internal void BeginBatch()
+    {
+        _batch++;
+        _ctx.InBatch = true;
+    }
 
-    /// <summary>Ends the batch <see cref="BeginBatch"/> began: every held wake happens now, once each.</summary>
+    /// <summary>
+    /// Ends the batch <see cref="BeginBatch"/> began: the ACKs TCP held for it go out (one per connection, for all the
+    /// in-order data of the batch), then every held wake happens, once each.
+    /// </summary>
     internal void EndBatch()
     {
         if (_batch == 0) throw new InvalidOperationException("EndBatch without BeginBatch.");
-        if (--_batch == 0 && _depth == 0) FlushWakes();
+        if (--_batch != 0) return;
+        _ctx.InBatch = false;
+        if (Tcp.HasDeferredAcks)
+        {
+            Enter(_ctx.Now);
+            try { Tcp.SendDeferredAcks(); }
+            finally { Leave(); }
+        }
+        if (_depth == 0) FlushWakes();
     }
 
     /// <summary>

@@ -755,9 +755,30 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
             _ctx.Decide(filledGap ? Decision.TcpDataFillsGap : Decision.TcpDataDelivered);
             // RFC 1122 4.2.3.2: acknowledge at least every second full-sized segment, and within the delay.
             _segmentsToAck += data.Length > OurMss ? 2 : 1; // a super-segment from the link is many full-sized segments
-            if (filledGap || _segmentsToAck >= 2 || !_outOfOrder.IsEmpty) SendAck(Decision.TcpAck);
+            if (filledGap || !_outOfOrder.IsEmpty) SendAck(Decision.TcpAck);
+            else if (_segmentsToAck >= 2)
+            {
+                // In a batch of frames the host read at once, the ACK for in-order data waits for the batch's end and
+                // then covers all of it (up to 64 KiB): what Linux's GRO does with the segments one NAPI poll merged.
+                if (_ctx.InBatch && _rcv.Nxt - _lastAckSent < MaxStretchAck)
+                {
+                    if (!_ackDeferred) { _ackDeferred = true; _layer.DeferAck(this); }
+                }
+                else SendAck(Decision.TcpAck);
+            }
             else if (!_timers.IsArmed(TcpTimer.DelayedAck)) _timers.Set(TcpTimer.DelayedAck, _ctx.Now + _s.DelayedAckTimeout);
         }
+    }
+
+    /// <summary>The most in-order data one held ACK covers: a GRO super-segment's worth.</summary>
+    private const int MaxStretchAck = 65535;
+    private bool _ackDeferred;
+
+    /// <summary>The host's batch ended: send the ACK held for it, unless another segment of ours carried it meanwhile.</summary>
+    internal void OnBatchEnd()
+    {
+        _ackDeferred = false;
+        if (_segmentsToAck > 0 && State is not (TcpState.Closed or TcpState.TimeWait)) SendAck(Decision.TcpAck);
     }
 
     /// <summary>Eighth: the peer's FIN (RFC 9293 3.10.7.4).</summary>

@@ -238,6 +238,21 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
 
     public TimeSpan NextDeadline => _timers.Earliest;
 
+    /// <summary>Connections whose ACK waits for the end of the host's batch (see <see cref="TcpControlBlock.OnBatchEnd"/>).</summary>
+    private readonly List<TcpControlBlock> _deferredAcks = new();
+
+    public bool HasDeferredAcks => _deferredAcks.Count > 0;
+
+    /// <summary>Holds <paramref name="tcb"/>'s ACK until the batch ends (the caller keeps a flag: once per batch).</summary>
+    public void DeferAck(TcpControlBlock tcb) => _deferredAcks.Add(tcb);
+
+    /// <summary>The batch ended: each connection that held its ACK sends it now.</summary>
+    public void SendDeferredAcks()
+    {
+        for (int i = 0; i < _deferredAcks.Count; i++) _deferredAcks[i].OnBatchEnd();
+        _deferredAcks.Clear();
+    }
+
     public void Poll()
     {
         var now = Context.Now;

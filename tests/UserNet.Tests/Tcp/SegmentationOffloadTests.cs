@@ -235,6 +235,22 @@ public sealed class SegmentationOffloadTests
     }
 
     [Fact]
+    public void A_UDP_checksum_left_partial_is_trusted_with_the_flag_and_fails_without()
+    {
+        // With TUN_F_CSUM the kernel leaves UDP checksums partial too; csum_offset 6 names UDP's field.
+        var udp = new byte[UdpDatagram.HeaderLength + 20];
+        var d = UdpDatagram.Write(udp, 4000, 4444, 20);
+        d.Checksum = InternetChecksum.FoldTo16(UdpDatagram.PseudoHeaderSum(TestStack.PeerIp, TestStack.OurIp, IpProtocol.Udp, udp.Length));
+        var frame = TestStack.IpFrame(IpProtocol.Udp, udp);
+        using var s = Listening();
+        s.Stack.Receive(frame.ToArray(), s.Now, KernelPartial with { ChecksumOffset = 6 });
+        Assert.Equal(0, s.Counters.DroppedFor(DropReason.UdpBadChecksum));
+        Assert.Equal(1, s.Counters.DroppedFor(DropReason.UdpNoSocket)); // verified as good: it reached the port lookup
+        s.Stack.Receive(frame.ToArray(), s.Now);
+        Assert.Equal(1, s.Counters.DroppedFor(DropReason.UdpBadChecksum));
+    }
+
+    [Fact]
     public void A_super_segment_that_is_not_TCP_is_dropped_with_its_reason()
     {
         using var s = Listening();

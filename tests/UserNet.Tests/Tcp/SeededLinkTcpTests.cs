@@ -17,15 +17,14 @@ namespace UserNet.Tests.Tcp;
 /// </summary>
 public sealed class SeededLinkTcpTests
 {
-    private static readonly IPAddress B = IPAddress.Parse("10.0.0.2");
     private static readonly TimeSpan OneWay = TimeSpan.FromMilliseconds(5);
 
     /// <summary>One direction of the wire: frames wait for their delivery time, some never arrive, some twice.</summary>
-    private sealed class Wire(Random random, double loss, double reorder, double duplicate) : IFrameTransmitter
+    private sealed class Wire(Random random, double loss, double reorder, double duplicate) : ISimulatedWire
     {
         private readonly PriorityQueue<byte[], (TimeSpan At, long Order)> _queue = new();
         private long _order;
-        public TimeSpan Now;
+        public TimeSpan Now { get; set; }
         public int Lost, Sent;
 
         public void Transmit(ReadOnlySpan<byte> frame)
@@ -38,11 +37,14 @@ public sealed class SeededLinkTcpTests
         }
 
         public TimeSpan Next => _queue.TryPeek(out _, out var p) ? p.At : TimeSpan.MaxValue;
-        public bool TryTake(TimeSpan now, out byte[] frame)
+
+        public void Deliver(NetStack to, TimeSpan now)
         {
-            if (_queue.TryPeek(out frame!, out var p) && p.At <= now) { _queue.Dequeue(); return true; }
-            frame = null!;
-            return false;
+            while (_queue.TryPeek(out var frame, out var p) && p.At <= now)
+            {
+                _queue.Dequeue();
+                to.Receive(frame, now);
+            }
         }
     }
 
@@ -51,61 +53,13 @@ public sealed class SeededLinkTcpTests
     /// <summary>Sends <paramref name="size"/> bytes from a to b through the seeded wire and returns what b read.</summary>
     private static Run Transfer(int seed, double loss, double reorder, double duplicate, int size)
     {
-        var previous = SynchronizationContext.Current;
-        SynchronizationContext.SetSynchronizationContext(null); // continuations run inline, on this thread, at once
-        try
-        {
-            var rng = new Random(seed);
-            var ab = new Wire(new Random(rng.Next()), loss, reorder, duplicate);
-            var ba = new Wire(new Random(rng.Next()), loss, reorder, duplicate);
-            var tcp = new TcpSettings { SendBufferSize = size + 1, ReceiveBufferSize = 1 << 20 };
-            var a = new NetStack(new StackOptions { Address = Ipv4Subnet.Parse("10.0.0.1/24"), Name = "a", Seed = seed, Tcp = tcp }, ab);
-            var b = new NetStack(new StackOptions { Address = Ipv4Subnet.Parse("10.0.0.2/24"), Name = "b", Seed = seed + 1, Tcp = tcp }, ba);
-            var now = TimeSpan.Zero;
-            a.Start(now);
-            b.Start(now);
-            var listening = TcpConnectionListener.StartAsync(b, 5001);
-            Assert.True(listening.IsCompleted);
-            var listener = listening.Result;
-            var connecting = TcpConnection.ConnectAsync(a, new IPEndPoint(B, 5001));
-
-            var data = new byte[size];
-            new Random(seed).NextBytes(data);
-            using var got = new MemoryStream();
-            TcpConnection? client = null, server = null;
-            bool done = false;
-            var limit = TimeSpan.FromMinutes(10);
-            while (!done && now < limit)
-            {
-                ab.Now = ba.Now = now;
-                while (ab.TryTake(now, out var f)) b.Receive(f, now);
-                while (ba.TryTake(now, out var f)) a.Receive(f, now);
-                if (now >= a.NextDeadline) a.Poll(now);
-                if (now >= b.NextDeadline) b.Poll(now);
-                if (client is null && connecting.IsCompleted)
-                {
-                    client = connecting.Result;
-                    Assert.True(client.Output.WriteAsync(data).IsCompleted);
-                    client.Output.Complete();
-                }
-                if (server is null && listener.TryAccept(out var s)) server = s;
-                if (server is not null && server.Input.TryRead(out var r))
-                {
-                    foreach (var m in r.Buffer) got.Write(m.Span);
-                    server.Input.AdvanceTo(r.Buffer.End);
-                    done = r.IsCompleted;
-                }
-                var next = new[] { ab.Next, ba.Next, a.NextDeadline, b.NextDeadline }.Min();
-                if (done) break;
-                Assert.NotEqual(TimeSpan.MaxValue, next); // something must still be due, or the transfer is stuck
-                now = next > now ? next : now + TimeSpan.FromTicks(1);
-            }
-            Assert.True(done, $"not done after {limit} of simulated time");
-            var c = a.Counters;
-            return new Run(got.ToArray(), c.CountOf(TcpCounter.TimeoutRetransmissions), c.CountOf(TcpCounter.RackRetransmissions),
-                c.CountOf(TcpCounter.LossProbes), now);
-        }
-        finally { SynchronizationContext.SetSynchronizationContext(previous); }
+        var rng = new Random(seed);
+        var ab = new Wire(new Random(rng.Next()), loss, reorder, duplicate);
+        var ba = new Wire(new Random(rng.Next()), loss, reorder, duplicate);
+        var r = SimulatedTransfer.Run(ab, ba, seed, size, TimeSpan.FromMinutes(10));
+        var c = r.A;
+        return new Run(r.Received, c.CountOf(TcpCounter.TimeoutRetransmissions), c.CountOf(TcpCounter.RackRetransmissions),
+            c.CountOf(TcpCounter.LossProbes), r.Took);
     }
 
     [Theory]
@@ -147,10 +101,5 @@ public sealed class SeededLinkTcpTests
         Assert.Equal(SHA256.HashData(Expected(seed, size)), SHA256.HashData(run.Received));
     }
 
-    private static byte[] Expected(int seed, int size)
-    {
-        var data = new byte[size];
-        new Random(seed).NextBytes(data);
-        return data;
-    }
+    private static byte[] Expected(int seed, int size) => SimulatedTransfer.Data(seed, size);
 }

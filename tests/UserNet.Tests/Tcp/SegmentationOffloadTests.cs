@@ -18,7 +18,6 @@ namespace UserNet.Tests.Tcp;
 /// </summary>
 public sealed class SegmentationOffloadTests
 {
-    private static readonly IPAddress B = IPAddress.Parse("10.0.0.2");
     private static readonly TimeSpan OneWay = TimeSpan.FromMilliseconds(1);
 
     private enum Mode
@@ -32,11 +31,11 @@ public sealed class SegmentationOffloadTests
     }
 
     /// <summary>One direction of the wire, a fixed delay, optional seeded loss applied to each frame on the wire.</summary>
-    private sealed class Wire(Mode mode, Random random, double loss) : IFrameTransmitter
+    private sealed class Wire(Mode mode, Random random, double loss) : ISimulatedWire
     {
         private readonly Queue<(byte[] Frame, FrameOffload Offload, TimeSpan At)> _queue = new();
         public readonly List<byte[]> OnTheWire = new();
-        public TimeSpan Now;
+        public TimeSpan Now { get; set; }
 
         public int SegmentationLimit => mode == Mode.Plain ? 0 : 65535;
 
@@ -79,61 +78,13 @@ public sealed class SegmentationOffloadTests
 
     private static Run Transfer(Mode mode, int size, double loss = 0, int seed = 5)
     {
-        var previous = SynchronizationContext.Current;
-        SynchronizationContext.SetSynchronizationContext(null); // continuations run inline, on this thread
-        try
-        {
-            var ab = new Wire(mode, new Random(seed), loss);
-            var ba = new Wire(Mode.Plain, new Random(seed + 1), loss);
-            var tcp = new TcpSettings { SendBufferSize = size + 1, ReceiveBufferSize = 1 << 20 };
-            var a = new NetStack(new StackOptions { Address = Ipv4Subnet.Parse("10.0.0.1/24"), Name = "a", Seed = seed, Tcp = tcp }, ab);
-            var b = new NetStack(new StackOptions { Address = Ipv4Subnet.Parse("10.0.0.2/24"), Name = "b", Seed = seed + 1, Tcp = tcp }, ba);
-            var now = TimeSpan.Zero;
-            a.Start(now);
-            b.Start(now);
-            var listener = TcpConnectionListener.StartAsync(b, 5001).Result;
-            var connecting = TcpConnection.ConnectAsync(a, new IPEndPoint(B, 5001));
-            var data = Data(seed, size);
-            using var got = new MemoryStream();
-            TcpConnection? client = null, server = null;
-            bool done = false;
-            while (!done && now < TimeSpan.FromMinutes(5))
-            {
-                ab.Now = ba.Now = now;
-                ab.Deliver(b, now);
-                ba.Deliver(a, now);
-                if (now >= a.NextDeadline) a.Poll(now);
-                if (now >= b.NextDeadline) b.Poll(now);
-                if (client is null && connecting.IsCompleted)
-                {
-                    client = connecting.Result;
-                    Assert.True(client.Output.WriteAsync(data).IsCompleted);
-                    client.Output.Complete();
-                }
-                if (server is null && listener.TryAccept(out var s)) server = s;
-                if (server is not null && server.Input.TryRead(out var r))
-                {
-                    foreach (var m in r.Buffer) got.Write(m.Span);
-                    server.Input.AdvanceTo(r.Buffer.End);
-                    done = r.IsCompleted;
-                }
-                if (done) break;
-                var next = new[] { ab.Next, ba.Next, a.NextDeadline, b.NextDeadline }.Min();
-                Assert.NotEqual(TimeSpan.MaxValue, next);
-                now = next > now ? next : now + TimeSpan.FromTicks(1);
-            }
-            Assert.True(done, "the transfer did not finish");
-            return new Run(got.ToArray(), ab.OnTheWire, ba.OnTheWire, a.Counters, b.Counters);
-        }
-        finally { SynchronizationContext.SetSynchronizationContext(previous); }
+        var ab = new Wire(mode, new Random(seed), loss);
+        var ba = new Wire(Mode.Plain, new Random(seed + 1), loss);
+        var r = SimulatedTransfer.Run(ab, ba, seed, size, TimeSpan.FromMinutes(5));
+        return new Run(r.Received, ab.OnTheWire, ba.OnTheWire, r.A, r.B);
     }
 
-    private static byte[] Data(int seed, int size)
-    {
-        var data = new byte[size];
-        new Random(seed).NextBytes(data);
-        return data;
-    }
+    private static byte[] Data(int seed, int size) => SimulatedTransfer.Data(seed, size);
 
     [Fact]
     public void Super_segments_cut_by_the_reference_splitter_are_the_segments_TCP_sends_one_by_one()

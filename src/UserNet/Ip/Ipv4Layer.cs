@@ -234,11 +234,9 @@ internal sealed class Ipv4Layer : IEtherTypeHandler, INeighbourClient, IDisposab
         int total = Ipv4Header.MinimumLength + payloadLength;
         var subnet = _ctx.Subnet;
         var nextHop = subnet.Contains(destination) ? destination : _settings.Gateway ?? destination;
-        if (total > _ctx.SegmentationLimit || !_neighbours.TryResolve(nextHop, out var dstMac))
-        {
-            _ctx.DropOutgoing(DropReason.Ipv4NoRoute); // not reached: the caller asked SegmentationLimit first
-            return SendResult.NoRoute;
-        }
+        // Neither is reached: the caller asked SegmentationLimit first, and sized the super-segment within it.
+        if (total > _ctx.SegmentationLimit) { _ctx.DropOutgoing(DropReason.Ipv4TooBig); return SendResult.TooBig; }
+        if (!_neighbours.TryResolve(nextHop, out var dstMac)) { _ctx.DropOutgoing(DropReason.Ipv4NoRoute); return SendResult.NoRoute; }
         var frame = _ctx.TxBuffer.AsSpan(0, EthernetFrame.HeaderLength + total);
         Ipv4Header.Write(frame[EthernetFrame.HeaderLength..], _ctx.Address, destination, IpProtocol.Tcp, payloadLength,
             _nextIdentification, _settings.DefaultTtl, dontFragment: false);

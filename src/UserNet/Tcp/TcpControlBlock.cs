@@ -904,7 +904,8 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
     {
         int limit = _ip.SegmentationLimit(RemoteAddress);
         if (limit == 0) return 0;
-        int header = Ipv4Header.MinimumLength + TcpSegment.MinimumHeaderLength + (_ts.Enabled ? TimestampOptionLength : 0);
+        // Room for the largest TCP header: with a peer's MSS below what the MTU allows, SACK blocks fit beside the data.
+        int header = Ipv4Header.MinimumLength + TcpSegment.MinimumHeaderLength + TcpOptions.MaxLength;
         long n = Math.Min(Math.Min(unsent, usable), limit - header) / mss;
         return (int)Math.Min(n, MaxSegmentsInFlight - _board.Count);
     }

@@ -64,6 +64,11 @@ public enum DropReason
     TcpPaws,
     TcpAcceptQueueFull,
     Ipv4SuperSegmentNotTcp,
+    TcpConnectionLimit,
+    TcpHalfOpenLimit,
+    TcpOutOfOrderLimit,
+    UdpQueueLimit,
+    TcpPeerConnectionLimit,
 }
 
 /// <summary>Layer and human text for each <see cref="DropReason"/>; the text is what traces and counters show.</summary>
@@ -128,6 +133,7 @@ public static class DropReasons
         Set(DropReason.UdpBadChecksum, Layer.Udp, "bad_checksum", "udp checksum bad");
         Set(DropReason.UdpNoSocket, Layer.Udp, "no_socket", "no udp socket on that port -> icmp port unreachable");
         Set(DropReason.UdpReceiveQueueFull, Layer.Udp, "receive_queue_full", "udp socket receive queue full");
+        Set(DropReason.UdpQueueLimit, Layer.Udp, "queue_limit", "udp datagrams queued in all sockets at the stack's limit");
         Set(DropReason.TcpTruncated, Layer.Tcp, "truncated", "tcp header truncated");
         Set(DropReason.TcpBadChecksum, Layer.Tcp, "bad_checksum", "tcp checksum bad");
         Set(DropReason.TcpBroadcast, Layer.Tcp, "broadcast", "tcp to a broadcast address");
@@ -137,6 +143,10 @@ public static class DropReasons
         Set(DropReason.TcpOutOfOrderFull, Layer.Tcp, "out_of_order_full", "tcp out-of-order data in too many separate ranges");
         Set(DropReason.TcpChallengeAckLimited, Layer.Tcp, "challenge_ack_limited", "tcp challenge ack rate limited");
         Set(DropReason.TcpPaws, Layer.Tcp, "paws", "tcp paws: old timestamp, ack sent");
+        Set(DropReason.TcpConnectionLimit, Layer.Tcp, "connection_limit", "tcp connection refused: the stack holds its most connections");
+        Set(DropReason.TcpPeerConnectionLimit, Layer.Tcp, "peer_connection_limit", "tcp connection refused: the peer holds its most connections");
+        Set(DropReason.TcpHalfOpenLimit, Layer.Tcp, "half_open_limit", "tcp syn while the stack holds its most half-open connections");
+        Set(DropReason.TcpOutOfOrderLimit, Layer.Tcp, "out_of_order_limit", "tcp out-of-order data beyond the stack's limit");
         Set(DropReason.TcpAcceptQueueFull, Layer.Tcp, "accept_queue_full", "tcp ack with a good syn cookie while the accept queue is full");
         return t;
     }

@@ -22,8 +22,10 @@ internal sealed class StackContext
     private readonly List<(byte[] Frame, Layer Layer, Decision What)> _heldForObserver = new();
 
     public StackContext(MacAddress mac, Ipv4Subnet subnet, int mtu, IFrameTransmitter transmitter, StackCounters counters,
-        IFrameObserver? observer, ILogger? logger)
+        IFrameObserver? observer, ILogger? logger, StackLimits? limits = null)
     {
+        Limits = limits ?? new StackLimits();
+        UdpQueued = new SharedByteBudget(Limits.UdpQueuedBytes);
         Mac = mac;
         Subnet = subnet;
         Mtu = mtu;
@@ -45,6 +47,10 @@ internal sealed class StackContext
     public StackCounters Counters { get; }
     public IFrameObserver? Observer { get; }
     public ILogger? Logger { get; }
+    /// <summary>The stack-wide caps.</summary>
+    public StackLimits Limits { get; }
+    /// <summary>Bytes of datagrams waiting in UDP sockets' queues, against <see cref="StackLimits.UdpQueuedBytes"/>.</summary>
+    public SharedByteBudget UdpQueued { get; }
 
     /// <summary>The time of the frame, poll or posted work being handled.</summary>
     public TimeSpan Now { get; set; }

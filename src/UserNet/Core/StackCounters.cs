@@ -30,6 +30,12 @@ public enum TcpCounter
     SuperSegmentsReceived,
     /// <summary>TCP super-segments sent for the link to cut into MSS-sized segments (TSO through the virtio-net header).</summary>
     SuperSegmentsSent,
+    /// <summary>SYNs beyond the stack's cap on half-open connections (<see cref="StackLimits.TcpHalfOpenConnections"/>), answered with a SYN cookie or dropped.</summary>
+    HalfOpenLimitReached,
+    /// <summary>RSTs not sent in answer to segments for no connection: over <see cref="StackLimits.TcpResetsPerSecond"/>.</summary>
+    ResetsRateLimited,
+    /// <summary>Connections closed at once instead of entering TIME-WAIT: the stack held <see cref="StackLimits.TcpTimeWaitConnections"/>.</summary>
+    TimeWaitLimitReached,
 }
 
 /// <summary>
@@ -55,7 +61,7 @@ public sealed class StackCounters
         _meter.CreateObservableCounter("usernet.packets.received", () => Observe(_received, stackTag), "{packet}", "Packets accepted by each layer");
         _meter.CreateObservableCounter("usernet.packets.sent", () => Observe(_sent, stackTag), "{packet}", "Packets sent by each layer");
         _meter.CreateObservableCounter("usernet.packets.dropped", () => ObserveDrops(stackTag), "{packet}", "Packets dropped, by layer and reason");
-        _meter.CreateObservableCounter("usernet.tcp.events", () => ObserveTcp(stackTag), "{event}", "TCP retransmissions by cause, spurious retransmissions, recoveries, SYN cookies and super-segments");
+        _meter.CreateObservableCounter("usernet.tcp.events", () => ObserveTcp(stackTag), "{event}", "TCP retransmissions by cause, spurious retransmissions, recoveries, SYN cookies, super-segments and limits reached");
     }
 
     internal void Received(Layer layer) => _received[(int)layer]++;
@@ -114,6 +120,9 @@ public sealed class StackCounters
         TcpCounter.SynCookiesRejected => "syn_cookies_rejected",
         TcpCounter.SuperSegmentsReceived => "super_segments_received",
         TcpCounter.SuperSegmentsSent => "super_segments_sent",
+        TcpCounter.HalfOpenLimitReached => "half_open_limit_reached",
+        TcpCounter.ResetsRateLimited => "resets_rate_limited",
+        TcpCounter.TimeWaitLimitReached => "time_wait_limit_reached",
         _ => c.ToString(),
     };
 

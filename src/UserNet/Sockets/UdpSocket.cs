@@ -22,10 +22,11 @@ public sealed class UdpSocket : IDisposable
     private readonly Endpoint _endpoint;
     private volatile bool _disposed;
 
-    private UdpSocket(IStackHost host, int queueLength)
+    private UdpSocket(IStackHost host)
     {
         _host = host;
-        _endpoint = new Endpoint(queueLength, host.ApplicationScheduler, host.Core);
+        var options = host.Core.Options;
+        _endpoint = new Endpoint(options.UdpReceiveQueueLength, options.UdpReceiveBufferSize, host.ApplicationScheduler, host.Core);
     }
 
     /// <summary>Binds a socket to <paramref name="port"/> (0: a free ephemeral port, 49152-65535) on the stack's address.</summary>
@@ -37,7 +38,7 @@ public sealed class UdpSocket : IDisposable
         ArgumentNullException.ThrowIfNull(host);
         ArgumentOutOfRangeException.ThrowIfNegative(port);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
-        var s = new UdpSocket(host, host.Core.Options.UdpReceiveQueueLength);
+        var s = new UdpSocket(host);
         var bound = await host.InvokeAsync(stack => stack.Udp.Bind(s._endpoint, port)).ConfigureAwait(false);
         s.LocalEndPoint = new IPEndPoint(host.Core.Address.Address.ToIPAddress(), bound);
         return s;
@@ -46,7 +47,10 @@ public sealed class UdpSocket : IDisposable
     public IPEndPoint LocalEndPoint { get; private set; } = null!;
     /// <summary>The peer in connected mode; null when not connected.</summary>
     public IPEndPoint? RemoteEndPoint { get; private set; }
-    /// <summary>Datagrams that arrived while the receive queue was full, and were dropped.</summary>
+    /// <summary>
+    /// Datagrams that arrived while the receive queue was full (its length or its bytes, or the stack's limit on bytes
+    /// queued in all sockets), and were dropped.
+    /// </summary>
     public long DroppedDatagrams => Interlocked.Read(ref _endpoint.Dropped);
     /// <summary>The last ICMP error reported for a datagram this socket sent (connected or not), or <see cref="SocketError.Success"/>.</summary>
     public SocketError LastError => _endpoint.LastError;
@@ -109,7 +113,7 @@ public sealed class UdpSocket : IDisposable
         if (item.Data is null) throw new SocketException((int)item.Error);
         int n = Math.Min(item.Length, buffer.Length);
         item.Data.AsSpan(0, n).CopyTo(buffer.Span);
-        ArrayPool<byte>.Shared.Return(item.Data);
+        _endpoint.Release(item.Data);
         return new UdpReceiveFromResult(n, new IPEndPoint(item.From.ToIPAddress(), item.Port));
     }
 
@@ -127,28 +131,53 @@ public sealed class UdpSocket : IDisposable
     }
 
     /// <summary>The socket's face towards the UDP layer; its methods run on the stack's loop.</summary>
-    private sealed class Endpoint(int queueLength, System.IO.Pipelines.PipeScheduler scheduler, NetStack loop) : UdpEndpoint
+    /// <remarks>
+    /// Each datagram is copied into a pooled array, and charged that array's length against the socket's
+    /// <c>UdpReceiveBufferSize</c> and the stack's <c>UdpQueuedBytes</c> until the reader takes it.
+    /// </remarks>
+    private sealed class Endpoint(int queueLength, int bufferSize, System.IO.Pipelines.PipeScheduler scheduler, NetStack loop) : UdpEndpoint
     {
         public readonly record struct Item(byte[]? Data, int Length, Ipv4Address From, ushort Port, SocketError Error);
 
         public readonly HandoffQueue<Item> Queue = new(scheduler, loop);
         public (Ipv4Address Address, ushort Port)? Peer;
         public long Dropped;
+        private long _queuedBytes;
+        private readonly Core.SharedByteBudget _stackBudget = loop.Context.UdpQueued;
         private volatile SocketError _lastError;
+
+        /// <summary>The reader took a datagram: its array goes back to the pool and its charge comes off.</summary>
+        public void Release(byte[] data)
+        {
+            Interlocked.Add(ref _queuedBytes, -data.Length);
+            _stackBudget.Return(data.Length);
+            ArrayPool<byte>.Shared.Return(data);
+        }
 
         public SocketError LastError => _lastError;
 
         public override bool Accepts(Ipv4Address source, ushort sourcePort) =>
             Peer is not { } p || (p.Address == source && p.Port == sourcePort);
 
-        public override bool Deliver(Ipv4Address source, ushort sourcePort, ReadOnlySpan<byte> data)
+        public override DeliverResult Deliver(Ipv4Address source, ushort sourcePort, ReadOnlySpan<byte> data)
         {
             var copy = ArrayPool<byte>.Shared.Rent(Math.Max(1, data.Length));
+            // The socket's own buffer first (its reader is slow), then the stack's (many sockets' readers are).
+            if (Interlocked.Read(ref _queuedBytes) + copy.Length > bufferSize) return Refuse(copy, DeliverResult.QueueFull);
+            if (!_stackBudget.TryTake(copy.Length)) return Refuse(copy, DeliverResult.StackLimit);
+            Interlocked.Add(ref _queuedBytes, copy.Length);
             data.CopyTo(copy);
-            if (Queue.TryAdd(new Item(copy, data.Length, source, sourcePort, SocketError.Success), queueLength)) return true;
+            if (Queue.TryAdd(new Item(copy, data.Length, source, sourcePort, SocketError.Success), queueLength)) return DeliverResult.Delivered;
+            Interlocked.Add(ref _queuedBytes, -copy.Length);
+            _stackBudget.Return(copy.Length);
+            return Refuse(copy, DeliverResult.QueueFull);
+        }
+
+        private DeliverResult Refuse(byte[] copy, DeliverResult why)
+        {
             ArrayPool<byte>.Shared.Return(copy);
             Interlocked.Increment(ref Dropped);
-            return false;
+            return why;
         }
 
         public override void DeliverError(Ipv4Address destination, ushort destinationPort, SocketError error)
@@ -162,7 +191,7 @@ public sealed class UdpSocket : IDisposable
 
         public override void Close()
         {
-            foreach (var item in Queue.Complete()) if (item.Data is not null) ArrayPool<byte>.Shared.Return(item.Data);
+            foreach (var item in Queue.Complete()) if (item.Data is not null) Release(item.Data);
         }
     }
 }

@@ -62,9 +62,12 @@ public sealed class NetStack : IStackHost, IDisposable
         if (options.Mtu < 68 || options.Mtu > 65535) throw new ArgumentOutOfRangeException(nameof(options), $"MTU {options.Mtu} is outside 68..65535 (RFC 791 requires at least 68)");
         var mac = options.Mac ?? MacAddress.RandomLocal(options.Seed is { } s ? new Random(s + 29) : null);
         if (mac.IsMulticast || mac == MacAddress.Zero) throw new ArgumentException($"{mac} is not a unicast MAC address", nameof(options));
+        ArgumentNullException.ThrowIfNull(options.Limits);
+        options.Limits.Validate();
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(options.UdpReceiveBufferSize, nameof(options.UdpReceiveBufferSize));
         Options = options;
         Counters = new StackCounters(options.Name);
-        _ctx = new StackContext(mac, options.Address, options.Mtu, transmitter, Counters, options.Observer, options.Logger);
+        _ctx = new StackContext(mac, options.Address, options.Mtu, transmitter, Counters, options.Observer, options.Logger, options.Limits);
         Random Seeded(int salt) => options.Seed is { } seed ? new Random(seed + salt) : Random.Shared;
 
         _ethernet = new EthernetLayer(_ctx);

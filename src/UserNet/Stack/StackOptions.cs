@@ -60,6 +60,14 @@ public sealed class StackOptions
 
     /// <summary>Datagrams a UDP socket holds before it drops (and counts) new arrivals.</summary>
     public int UdpReceiveQueueLength { get; init; } = 256;
+    /// <summary>
+    /// Bytes a UDP socket holds (each datagram charged the buffer it occupies) before it drops (and counts) new
+    /// arrivals, like SO_RCVBUF: a slow reader of large datagrams is bounded by this, of small ones by the queue length.
+    /// </summary>
+    public int UdpReceiveBufferSize { get; init; } = 1 << 20;
+
+    /// <summary>Stack-wide caps against floods: connections, half-open connections, out-of-order bytes, RST answers, UDP queues.</summary>
+    public StackLimits Limits { get; init; } = new();
 
     /// <summary>ICMP error messages allowed per second (token bucket; RFC 1812 4.3.2.8 and RFC 1122 3.2.2 allow limiting).</summary>
     public int IcmpErrorsPerSecond { get; init; } = 10;

@@ -125,6 +125,8 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
     internal uint SlowStartThreshold => _cc.SlowStartThreshold;
     internal TimeSpan RetransmitTimeout => _rtt.Rto;
     internal SeqNumber SndUna => _snd.Una;
+    /// <summary>Counted against its peer's connection limit by the TCP layer (which alone sets it).</summary>
+    internal bool CountedForPeer { get; set; }
     internal SeqNumber SndNxt => _snd.Nxt;
     internal SeqNumber RcvNxt => _rcv.Nxt;
     internal uint SndWnd => _snd.Window;
@@ -700,6 +702,24 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
         _cc.OnRecoveryExit(_ctx.Now);
     }
 
+    /// <summary>
+    /// What one out-of-order range is charged on top of its bytes: the receive buffer's blocks it may pin that hold
+    /// nothing else (a range touches at most two blocks more than its bytes fill).
+    /// </summary>
+    private const int OutOfOrderRangeCharge = 2 * BlockMemoryPool.BlockSize;
+
+    /// <summary>What this connection's out-of-order data is charged to the stack (see <see cref="StackLimits.TcpOutOfOrderBytes"/>).</summary>
+    private long _outOfOrderCharge;
+
+    /// <summary>Brings the stack's charge for this connection's out-of-order data up to date with the assembler.</summary>
+    private void SettleOutOfOrderCharge()
+    {
+        long charge = _outOfOrder.HeldBytes + (long)_outOfOrder.RangeCount * OutOfOrderRangeCharge;
+        if (charge == _outOfOrderCharge) return;
+        _layer.ChargeOutOfOrder(charge - _outOfOrderCharge);
+        _outOfOrderCharge = charge;
+    }
+
     private void ReceiveText(SeqNumber seq, Span<byte> data, bool fin)
     {
         // Trim what we already have (the front) and what lies beyond the window (the back).
@@ -722,9 +742,20 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
             // Out of order: the bytes go to their place in the receive buffer; the assembler remembers they are there.
             if (data.Length > 0)
             {
-                _recv.Write(offset, data);
                 int heldBefore = _outOfOrder.HeldBytes;
-                if (!_outOfOrder.Add(offset, data.Length)) _ctx.DropOutgoing(DropReason.TcpOutOfOrderFull);
+                // The stack's cap on out-of-order data: the worst this segment can add (its bytes and a new range's
+                // blocks) must fit before it lands; what it really added is charged just after.
+                if (!_layer.OutOfOrderHasRoomFor(data.Length + OutOfOrderRangeCharge))
+                {
+                    _ctx.DropOutgoing(DropReason.TcpOutOfOrderLimit);
+                    _ctx.Decide(Decision.TcpDataOutOfOrder);
+                    SendAck(Decision.TcpAckDuplicateOutOfOrderSent);
+                    return;
+                }
+                _recv.Write(offset, data);
+                bool added = _outOfOrder.Add(offset, data.Length);
+                SettleOutOfOrderCharge();
+                if (!added) _ctx.DropOutgoing(DropReason.TcpOutOfOrderFull);
                 else if (_sack)
                 {
                     // RFC 2018 section 4: the first block is the whole held range this segment now belongs to.
@@ -743,6 +774,7 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
         {
             _recv.Write(0, data);
             int held = _outOfOrder.Advance(data.Length);
+            if (held > 0 || !_outOfOrder.IsEmpty) SettleOutOfOrderCharge();
             _recv.Commit(data.Length + held);
             _rcv.Advance(data.Length + held);
             filledGap = held > 0;
@@ -808,12 +840,16 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
 
     private void EnterTimeWait(Decision why)
     {
+        // Past the stack's cap on TIME-WAIT, the state lasts until the next poll instead of 2 MSL (as Linux closes at
+        // once past tcp_max_tw_buckets): the ACK of the peer's FIN still goes, nothing is kept for long.
+        bool full = !_layer.HasRoomForTimeWait;
         SetState(TcpState.TimeWait);
         _ctx.Decide(why);
         _timers.Stop(TcpTimer.Retransmit);
         _timers.Stop(TcpTimer.Persist);
         _timers.Stop(TcpTimer.KeepAlive);
-        _timers.Set(TcpTimer.TimeWait, _ctx.Now + _s.TimeWait);
+        if (full) _ctx.Counters.Count(TcpCounter.TimeWaitLimitReached);
+        _timers.Set(TcpTimer.TimeWait, full ? _ctx.Now : _ctx.Now + _s.TimeWait);
         _send.Close();
     }
 
@@ -1283,6 +1319,7 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
         SetState(TcpState.Closed);
         _timers.StopAll();
         _outOfOrder.Clear();
+        SettleOutOfOrderCharge();
         _board.Clear();
         _sackOut.Clear();
         _recv.Complete();

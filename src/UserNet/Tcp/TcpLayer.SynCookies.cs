@@ -95,6 +95,11 @@ internal sealed partial class TcpLayer
             ctx.Counters.Count(TcpCounter.SynCookiesRejected);
             return false;
         }
+        if (RoomForConnection(remote) is { } full)
+        {
+            ctx.Drop(full); // the peer retransmits; the cookie is good for a while
+            return true;
+        }
         if (!listener.AcceptQueueHasRoom)
         {
             ctx.Drop(DropReason.TcpAcceptQueueFull); // as Linux: the peer retransmits, and the cookie is good for a while
@@ -104,7 +109,7 @@ internal sealed partial class TcpLayer
         _chosenCookies?.Remove((remote.Value, seg.SourcePort, seg.DestinationPort));
         var user = listener.User.CreateUser(listener.Settings);
         var child = new TcpControlBlock(this, listener.Settings, ip.Destination, seg.DestinationPort, remote, seg.SourcePort, user, listener);
-        _connections.Add((remote.Value, seg.SourcePort, seg.DestinationPort), child);
+        Track((remote.Value, seg.SourcePort, seg.DestinationPort), child);
         listener.OnHalfOpen(); // counted as the handshake's connection until the listener takes it
         child.EstablishFromSynCookie(seg, new SeqNumber(cookie), mss, options);
         child.OnSegment(seg); // the client's first data often rides on this ACK

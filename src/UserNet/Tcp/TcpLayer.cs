@@ -31,6 +31,14 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
     private readonly EphemeralPorts _ephemeral;
     private readonly TcpIsnSelector? _isnSelector;
     private readonly TcpIsnSelector? _timestampOffsets;
+    private readonly StackLimits _limits;
+    private readonly TokenBucket _resets;
+    /// <summary>Connections in TIME-WAIT and in SYN-RECEIVED, kept by <see cref="OnStateChanged"/> for the stack's caps.</summary>
+    private int _timeWait, _halfOpen;
+    /// <summary>Connections (but those in TIME-WAIT) by remote address, for <see cref="StackLimits.TcpConnectionsPerPeer"/>.</summary>
+    private readonly Dictionary<uint, int> _perPeer = new();
+    /// <summary>What every connection's out-of-order data is charged, against <see cref="StackLimits.TcpOutOfOrderBytes"/>.</summary>
+    private long _outOfOrderCharged;
 
     public TcpLayer(StackContext context, Ipv4Layer ip, TcpSettings settings, Random random, TcpIsnSelector? isnSelector = null,
         TcpIsnSelector? timestampOffsets = null)
@@ -44,12 +52,50 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
         _challengeAcks = new TokenBucket(Settings.ChallengeAcksPerSecond, Settings.ChallengeAcksPerSecond);
         _isnSelector = isnSelector;
         _timestampOffsets = timestampOffsets;
+        _limits = context.Limits;
+        _resets = new TokenBucket(_limits.TcpResetsPerSecond, _limits.TcpResetBurst);
     }
 
     public StackContext Context { get; }
     public Ipv4Layer Ip { get; }
     public TcpSettings Settings { get; }
     public int ConnectionCount => _connections.Count;
+    /// <summary>Connections counted against <see cref="StackLimits.TcpConnections"/>: all but those in TIME-WAIT.</summary>
+    public int ActiveConnectionCount => _connections.Count - _timeWait;
+    public int TimeWaitCount => _timeWait;
+    public int HalfOpenCount => _halfOpen;
+    public long OutOfOrderCharged => _outOfOrderCharged;
+    /// <summary>
+    /// Null when one more connection with <paramref name="remote"/> fits under <see cref="StackLimits.TcpConnections"/>
+    /// and <see cref="StackLimits.TcpConnectionsPerPeer"/>; otherwise the reason to drop its SYN for.
+    /// </summary>
+    public DropReason? RoomForConnection(Ipv4Address remote)
+    {
+        if (ActiveConnectionCount >= _limits.TcpConnections) return DropReason.TcpConnectionLimit;
+        if (_perPeer.TryGetValue(remote.Value, out int n) && n >= _limits.TcpConnectionsPerPeer) return DropReason.TcpPeerConnectionLimit;
+        return null;
+    }
+
+    /// <summary>Connections with <paramref name="remote"/> counted against <see cref="StackLimits.TcpConnectionsPerPeer"/>.</summary>
+    public int ConnectionsWith(Ipv4Address remote) => _perPeer.GetValueOrDefault(remote.Value);
+
+    private void Track((uint, ushort, ushort) key, TcpControlBlock tcb)
+    {
+        _connections.Add(key, tcb);
+        tcb.CountedForPeer = true;
+        System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrAddDefault(_perPeer, key.Item1, out _)++;
+    }
+
+    /// <summary>The connection stops counting against its peer's limit (it entered TIME-WAIT, or it is gone).</summary>
+    private void UntrackPeer(TcpControlBlock tcb)
+    {
+        if (!tcb.CountedForPeer) return;
+        tcb.CountedForPeer = false;
+        uint peer = tcb.RemoteAddress.Value;
+        if (--System.Runtime.InteropServices.CollectionsMarshal.GetValueRefOrNullRef(_perPeer, peer) == 0) _perPeer.Remove(peer);
+    }
+    /// <summary>A connection entering TIME-WAIT fits under <see cref="StackLimits.TcpTimeWaitConnections"/> (it is counted once there).</summary>
+    public bool HasRoomForTimeWait => _timeWait < _limits.TcpTimeWaitConnections;
     internal IEnumerable<TcpControlBlock> Connections => _connections.Values;
 
     public TransportDisposition Receive(Ipv4Header ip, bool broadcast)
@@ -79,28 +125,33 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
             {
                 if (TryAcceptSynCookie(ip, seg, listener, out bool badCookie)) return TransportDisposition.Handled;
                 ctx.Decide(badCookie ? Decision.TcpAckWithBadSynCookieRst : Decision.TcpAckToListenerRst);
-                SendReset(ip.Source, seg.SourcePort, seg.DestinationPort, seg.AcknowledgmentNumber, 0, withAck: false);
+                if (TakeResetToken())
+                    SendReset(ip.Source, seg.SourcePort, seg.DestinationPort, seg.AcknowledgmentNumber, 0, withAck: false);
                 return TransportDisposition.Handled;
             }
             if ((flags & TcpFlags.Syn) == 0) { ctx.Drop(DropReason.TcpNoConnection); return TransportDisposition.Handled; }
             if ((flags & TcpFlags.Fin) != 0) { ctx.Decide(Decision.TcpSynFinToListenerIgnored); return TransportDisposition.Handled; } // as Linux
-            if (!listener.HasRoom)
+            // A connection the stack has no room for gets nothing, not even a cookie (its ACK would need the room).
+            if (RoomForConnection(ip.Source) is { } full) { ctx.Drop(full); return TransportDisposition.Handled; }
+            bool stackFull = _halfOpen >= _limits.TcpHalfOpenConnections;
+            if (!listener.HasRoom || stackFull)
             {
+                if (stackFull) ctx.Counters.Count(TcpCounter.HalfOpenLimitReached);
                 if (listener.Settings.SynCookies) SendSynCookie(ip, seg, listener);
-                else ctx.Drop(DropReason.TcpBacklogFull); // the peer's SYN retry tries again
+                else ctx.Drop(stackFull ? DropReason.TcpHalfOpenLimit : DropReason.TcpBacklogFull); // the peer's SYN retry tries again
                 return TransportDisposition.Handled;
             }
             var user = listener.User.CreateUser(listener.Settings);
             var child = new TcpControlBlock(this, listener.Settings, ip.Destination, seg.DestinationPort, ip.Source, seg.SourcePort, user, listener);
-            _connections.Add((ip.Source.Value, seg.SourcePort, seg.DestinationPort), child);
+            Track((ip.Source.Value, seg.SourcePort, seg.DestinationPort), child);
             listener.OnHalfOpen();
             child.AcceptSyn(seg);
             ctx.Decide(Decision.TcpSynToListener);
             return TransportDisposition.Handled;
         }
-        // No connection (RFC 9293 3.10.7.1): RST for anything but a RST.
+        // No connection (RFC 9293 3.10.7.1): RST for anything but a RST, as many a second as the limit allows.
         ctx.Drop(DropReason.TcpNoConnection);
-        if ((flags & TcpFlags.Rst) != 0) return TransportDisposition.Handled;
+        if ((flags & TcpFlags.Rst) != 0 || !TakeResetToken()) return TransportDisposition.Handled;
         if ((flags & TcpFlags.Ack) != 0)
             SendReset(ip.Source, seg.SourcePort, seg.DestinationPort, seg.AcknowledgmentNumber, 0, withAck: false);
         else
@@ -110,6 +161,23 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
         }
         return TransportDisposition.Handled;
     }
+
+    /// <summary>
+    /// A token for a RST answering a segment for no connection (<see cref="StackLimits.TcpResetsPerSecond"/>); when
+    /// there is none, the RST is not sent and <see cref="TcpCounter.ResetsRateLimited"/> counts it.
+    /// </summary>
+    private bool TakeResetToken()
+    {
+        if (_resets.TryTake(Context.Now)) return true;
+        Context.Counters.Count(TcpCounter.ResetsRateLimited);
+        return false;
+    }
+
+    /// <summary>Out-of-order data of <paramref name="bytes"/> more fits under <see cref="StackLimits.TcpOutOfOrderBytes"/>.</summary>
+    public bool OutOfOrderHasRoomFor(long bytes) => _outOfOrderCharged + bytes <= _limits.TcpOutOfOrderBytes;
+
+    /// <summary>A connection's out-of-order data grew or shrank by <paramref name="bytes"/> of charge.</summary>
+    public void ChargeOutOfOrder(long bytes) => _outOfOrderCharged += bytes;
 
     /// <summary>Sends a RST (with ACK when <paramref name="withAck"/>); it has no connection of its own.</summary>
     public void SendReset(Ipv4Address to, ushort toPort, ushort fromPort, uint seq, uint ack, bool withAck)
@@ -156,10 +224,11 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
     public TcpControlBlock Connect(Ipv4Address remote, ushort remotePort, TcpSettings settings, ITcpUser user, int localPort = 0)
     {
         if (!Ip.HasRoute(remote)) throw new SocketException((int)SocketError.NetworkUnreachable);
+        if (RoomForConnection(remote) is not null) throw new SocketException((int)SocketError.NoBufferSpaceAvailable);
         ushort port = localPort != 0 ? (ushort)localPort : PickEphemeral(remote, remotePort);
         if (_connections.ContainsKey((remote.Value, remotePort, port))) throw new SocketException((int)SocketError.AddressAlreadyInUse);
         var tcb = new TcpControlBlock(this, settings, Context.Address, port, remote, remotePort, user, listener: null);
-        _connections.Add((remote.Value, remotePort, port), tcb);
+        Track((remote.Value, remotePort, port), tcb);
         return tcb;
     }
 
@@ -188,6 +257,7 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
     public void Remove(TcpControlBlock tcb)
     {
         _timers.Remove(tcb);
+        UntrackPeer(tcb);
         if (_connections.TryGetValue((tcb.RemoteAddress.Value, tcb.RemotePort, tcb.LocalPort), out var t) && t == tcb)
             _connections.Remove((tcb.RemoteAddress.Value, tcb.RemotePort, tcb.LocalPort));
     }
@@ -217,6 +287,10 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
 
     public void OnStateChanged(TcpControlBlock tcb, TcpState from, TcpState to)
     {
+        if (from == TcpState.TimeWait) _timeWait--;
+        if (to == TcpState.TimeWait) { _timeWait++; UntrackPeer(tcb); }
+        if (from == TcpState.SynReceived) _halfOpen--;
+        if (to == TcpState.SynReceived) _halfOpen++;
         Context.NoteStateChange(Transitions[(int)from, (int)to]);
         if (Context.Logger is { } l) LogState(l, tcb.LocalPort, tcb.RemoteAddress, tcb.RemotePort, from, to);
         StateChanged?.Invoke(tcb, from, to);

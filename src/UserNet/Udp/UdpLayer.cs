@@ -41,10 +41,12 @@ internal sealed class UdpLayer : ITransportProtocol, IDisposable
             return TransportDisposition.PortUnreachable;
         }
         _ctx.Counters.Received(Layer.Udp);
-        if (endpoint.Deliver(ip.Source, udp.SourcePort, udp.Data))
-            _ctx.Decide(Decision.UdpDatagramToSocket);
-        else
-            _ctx.Drop(DropReason.UdpReceiveQueueFull);
+        switch (endpoint.Deliver(ip.Source, udp.SourcePort, udp.Data))
+        {
+            case DeliverResult.Delivered: _ctx.Decide(Decision.UdpDatagramToSocket); break;
+            case DeliverResult.StackLimit: _ctx.Drop(DropReason.UdpQueueLimit); break;
+            default: _ctx.Drop(DropReason.UdpReceiveQueueFull); break;
+        }
         return TransportDisposition.Handled;
     }
 
@@ -95,13 +97,16 @@ internal sealed class UdpLayer : ITransportProtocol, IDisposable
     }
 }
 
+/// <summary>What became of a datagram handed to a UDP endpoint.</summary>
+internal enum DeliverResult { Delivered, QueueFull, StackLimit }
+
 /// <summary>What the UDP layer delivers to: a socket's receive queue. Its methods run on the stack's loop.</summary>
 internal abstract class UdpEndpoint
 {
     /// <summary>False when this endpoint does not take datagrams from that peer (a connected socket).</summary>
     public abstract bool Accepts(Ipv4Address source, ushort sourcePort);
-    /// <summary>Takes a datagram; false when the receive queue is full.</summary>
-    public abstract bool Deliver(Ipv4Address source, ushort sourcePort, ReadOnlySpan<byte> data);
+    /// <summary>Takes a datagram, or says why not: the socket's queue is full, or the stack's limit on queued bytes is reached.</summary>
+    public abstract DeliverResult Deliver(Ipv4Address source, ushort sourcePort, ReadOnlySpan<byte> data);
     public abstract void DeliverError(Ipv4Address destination, ushort destinationPort, SocketError error);
     public abstract void Close();
 }

@@ -33,7 +33,7 @@ internal sealed class TcpPeer
     public const uint DefaultPeerIss = 1_000_000;
 
     public TcpPeer(TcpSettings? settings = null, TcpSettings? stackDefaults = null, int mtu = 1500, IFrameObserver? observer = null,
-        TcpIsnSelector? isnSelector = null)
+        TcpIsnSelector? isnSelector = null, StackLimits? limits = null)
     {
         Settings = settings ?? new TcpSettings();
         F = TestStack.Started(o => new StackOptions
@@ -46,6 +46,7 @@ internal sealed class TcpPeer
             Tcp = stackDefaults ?? new TcpSettings(),
             Observer = observer,
             TcpInitialSequenceNumbers = isnSelector,
+            Limits = limits ?? new StackLimits(),
         });
         F.LearnPeer();
     }

@@ -161,9 +161,12 @@ while True:
 }
 
 /// <summary>The counters table usernet up prints when it stops.</summary>
-public sealed record Counters(Dictionary<string, long> Received, Dictionary<string, long> Sent, Dictionary<string, long> Drops)
+public sealed record Counters(Dictionary<string, long> Received, Dictionary<string, long> Sent, Dictionary<string, long> Drops,
+    Dictionary<string, long> TcpEvents)
 {
     public long Drop(string layerAndReason) => Drops.GetValueOrDefault(layerAndReason);
+    /// <summary>A line <c>tcp NAME: N</c> of the table (retransmissions, SYN cookies, limits reached); 0 when absent.</summary>
+    public long Tcp(string name) => TcpEvents.GetValueOrDefault(name);
 
     public static Counters Parse(string output)
     {
@@ -177,7 +180,10 @@ public sealed record Counters(Dictionary<string, long> Received, Dictionary<stri
         }
         foreach (Match m in Regex.Matches(output, @"^\s+drop (\S+): (\d+)", RegexOptions.Multiline))
             drops[m.Groups[1].Value] = long.Parse(m.Groups[2].Value);
+        var tcp = new Dictionary<string, long>();
+        foreach (Match m in Regex.Matches(output, @"^\s+tcp (\S+): (\d+)", RegexOptions.Multiline))
+            tcp[m.Groups[1].Value] = long.Parse(m.Groups[2].Value);
         if (rx.Count == 0) throw new FormatException("no counters table in:\n" + output);
-        return new Counters(rx, tx, drops);
+        return new Counters(rx, tx, drops, tcp);
     }
 }

@@ -71,6 +71,7 @@ internal enum Decision : byte
     TcpAckOfOurFinClosed,
     TcpDuplicate,
     TcpDataOutOfOrder,
+    TcpDataOutOfOrderOverLimit,
     TcpDataFillsGap,
     TcpDataDelivered,
     TcpFinCloseWait,
@@ -182,6 +183,7 @@ internal static class Decisions
         Set(Decision.TcpAckOfOurFinClosed, Layer.Tcp, "tcp ack of our fin -> CLOSED");
         Set(Decision.TcpDuplicate, Layer.Tcp, "tcp duplicate -> ack");
         Set(Decision.TcpDataOutOfOrder, Layer.Tcp, "tcp data out of order -> held, duplicate ack");
+        Set(Decision.TcpDataOutOfOrderOverLimit, Layer.Tcp, "tcp data out of order beyond the stack's limit -> dropped, duplicate ack");
         Set(Decision.TcpDataFillsGap, Layer.Tcp, "tcp data fills a gap -> delivered with held data");
         Set(Decision.TcpDataDelivered, Layer.Tcp, "tcp data -> delivered");
         Set(Decision.TcpFinCloseWait, Layer.Tcp, "tcp fin -> CLOSE-WAIT (peer finished sending)");

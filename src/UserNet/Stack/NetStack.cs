@@ -307,10 +307,11 @@ public sealed class NetStack : IStackHost, IDisposable
 
     public void Dispose()
     {
-        Arp.Dispose();
-        Ip.Dispose();
-        Udp.Dispose();
+        // Top down: the RSTs of connections aborted here still find their next hop's MAC in the ARP cache.
         Tcp.Dispose();
+        Udp.Dispose();
+        Ip.Dispose();
+        Arp.Dispose();
         Counters.Dispose();
     }
 }

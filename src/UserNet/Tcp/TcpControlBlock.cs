@@ -748,7 +748,7 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
                 if (!_layer.OutOfOrderHasRoomFor(data.Length + OutOfOrderRangeCharge))
                 {
                     _ctx.DropOutgoing(DropReason.TcpOutOfOrderLimit);
-                    _ctx.Decide(Decision.TcpDataOutOfOrder);
+                    _ctx.Decide(Decision.TcpDataOutOfOrderOverLimit);
                     SendAck(Decision.TcpAckDuplicateOutOfOrderSent);
                     return;
                 }

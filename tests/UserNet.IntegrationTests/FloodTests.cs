@@ -46,6 +46,23 @@ public sealed class FloodTests(ITestOutputHelper log)
     }
 
     [Fact]
+    public void A_SYN_flood_fills_the_half_open_limit_and_is_answered_with_SYN_cookies_RFC4987()
+    {
+        using var flood = Flood.Start(log, "synflood", "--limit", "tcp-half-open=64");
+        var attack = flood.Ns.Start("/usr/bin/python3", "-c", RawTcp, Tap, flood.KernelMac, StackMac, SpoofedIp, StackIp, "synflood", "30000");
+        attack.WaitForLine("flooding", TimeSpan.FromSeconds(30));
+        flood.ProbeWhile(attack);
+        var m = Regex.Match(attack.Output, @"sent (\d+) synacks (\d+)");
+        Assert.True(m.Success, attack.Output);
+        Assert.True(long.Parse(m.Groups[2].Value) >= 20_000, attack.Output); // every SYN answered, from state or a cookie
+
+        Assert.True(flood.RssGrowthKiB < 64 * 1024, $"RSS grew {flood.RssGrowthKiB} KiB");
+        var c = flood.Stop();
+        Assert.True(c.Tcp("half_open_limit_reached") >= 20_000, flood.Up.Output);
+        Assert.True(c.Tcp("syn_cookies_sent") >= 20_000, flood.Up.Output);
+    }
+
+    [Fact]
     public void A_peer_that_opens_many_connections_and_never_reads_meets_its_own_limit_and_others_still_connect()
     {
         using var flood = Flood.Start(log, "zerowin", "--limit", "tcp-connections-per-peer=300",
@@ -284,7 +301,8 @@ print("sent", n, flush=True)
     /// Raw frames from an address nobody owns (args: tap, kernel MAC, stack MAC, source, stack address, mode, ...).
     /// It teaches the stack its address with an ARP request, then: <c>ackflood N</c> sends N ACKs and N RSTs to random
     /// ports and counts the RSTs that come back; <c>ooo CONNS RANGES</c> completes CONNS handshakes with the discard
-    /// service and sends RANGES separate out-of-order segments of 1000 bytes into each.
+    /// service and sends RANGES separate out-of-order segments of 1000 bytes into each; <c>synflood N</c> sends N SYNs to
+    /// the echo service from random ports, never completing one, and counts the SYN-ACKs.
     /// </summary>
     private const string RawTcp = """
 import socket, struct, sys, time, random, threading
@@ -324,6 +342,7 @@ def reader():
         ihl = (f[14] & 15) * 4; t = f[14 + ihl:]
         sport, dport, seq, ack, off, flags = struct.unpack('!HHIIBB', t[:14])
         if flags & RST: rsts[0] += 1
+        elif flags & SYN and flags & ACK and mode == 'synflood': rsts[0] += 1  # counted as SYN-ACKs here
         elif flags & SYN and flags & ACK and dport in isn:
             if dport not in synacks: s.send(tcp(dport, sport, isn[dport] + 1, seq + 1, ACK))  # the handshake's last ACK, at once
             synacks[dport] = seq
@@ -340,6 +359,14 @@ if mode == 'ackflood':
     seconds = time.monotonic() - start
     time.sleep(1.0); stop[0] = True
     print('sent', 2 * n, 'rst', rsts[0], 'seconds', '%.2f' % seconds, flush=True)
+elif mode == 'synflood':
+    n = int(sys.argv[7])
+    print('flooding', flush=True)
+    for i in range(n):
+        s.send(tcp(r.randrange(1024, 65536), 7, r.getrandbits(32), 0, SYN, opts=b'\x02\x04\x05\xb4'))
+        if i % 100 == 99: time.sleep(0.01)
+    time.sleep(1.0); stop[0] = True
+    print('sent', n, 'synacks', rsts[0], flush=True)
 elif mode == 'ooo':
     conns, ranges = int(sys.argv[7]), int(sys.argv[8])
     isn.update({20000 + i: r.getrandbits(32) for i in range(conns)})

@@ -33,7 +33,7 @@
 #              (data, ACKs, SYN and FIN alike) in the bridge on their way to usernet and at usk1's input on their way
 #              to the kernel, out of sight of the sending TCP in both directions. Nothing else is lost: not ICMP, not
 #              UDP, not the 100 connections. A connection that makes no progress for 120 s fails.
-#   hostile    a python AF_PACKET sender on the TAP's kernel side, 100 a second (about 115 frames: some kinds are
+#   hostile    a python AF_PACKET sender on the TAP's kernel side, 100 a second (about 118 frames: some kinds are
 #              several fragments), each wrong in some way (the
 #              kinds of MalformedFrames.cs and HostileFragments.cs and more): random bytes, runts, truncated and bad
 #              IP headers, bad checksums and lengths (IP, ICMP, UDP, TCP), garbage IP and TCP options, unknown

@@ -1,4 +1,7 @@
 using System.CommandLine;
+using System.CommandLine.Parsing;
+using System.Diagnostics;
+using System.Globalization;
 using UserNet.Capture;
 using UserNet.Core;
 using UserNet.Hosting;
@@ -20,11 +23,18 @@ internal static class UpCommand
             DefaultValueFactory = _ => "echo,discard",
         };
         var pcap = PcapOption.Create();
+        var stats = new Option<double?>("--stats")
+        {
+            Description = "every SECONDS, print the process's resident memory, managed heap, GC counts and threads on one line",
+            HelpName = "SECONDS",
+            CustomParser = ParseStatsInterval,
+        };
         var cmd = new Command("up", "attach the stack to a TAP and serve until interrupted");
         args.AddTo(cmd);
         cmd.Add(trace);
         cmd.Add(serve);
         cmd.Add(pcap);
+        cmd.Add(stats);
         cmd.SetAction(async (p, ct) =>
         {
             var services = ParseServices(p.GetValue(serve)!);
@@ -42,8 +52,10 @@ internal static class UpCommand
             var running = await StackServices.StartAsync(host, services, new LineLogger("usernet: "));
             var serving = services.Length == 0 ? "" : " serving " + string.Join(",", services);
             Console.WriteLine($"usernet: up on {device.Name} ip {options.Address} mac {host.Mac} mtu {device.Mtu} offloads {(device.Offloads ? "tso4,csum" : "off")}{serving}");
+            var reporting = p.GetValue(stats) is { } every ? ProcessStats.ReportAsync(TimeSpan.FromSeconds(every), Console.Out, stop.Token) : Task.CompletedTask;
             try { await Task.Delay(Timeout.Infinite, stop.Token); }
             catch (OperationCanceledException) { }
+            await reporting;
             await running.DisposeAsync();
             await host.DisposeAsync();
             recorder?.Dispose();
@@ -54,6 +66,15 @@ internal static class UpCommand
         return cmd;
     }
 
+    /// <summary>--stats SECONDS: a positive, finite number of seconds (at most a day).</summary>
+    internal static double? ParseStatsInterval(ArgumentResult r)
+    {
+        var s = r.Tokens.Count > 0 ? r.Tokens[0].Value : "";
+        if (double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v is > 0 and <= 86400) return v;
+        r.AddError($"--stats takes a number of seconds above 0 and at most 86400 (got '{s}')");
+        return null;
+    }
+
     internal static string[] ParseServices(string value)
     {
         var names = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -61,6 +82,62 @@ internal static class UpCommand
         foreach (var n in names)
             if (!StackServices.Known.Contains(n)) throw new CliException($"--serve: unknown service '{n}' (known: {string.Join(", ", StackServices.Known)}, none)");
         return names.Distinct().ToArray();
+    }
+}
+
+/// <summary>
+/// <c>--stats</c>: one line every interval with what the process holds, for soak runs that watch memory over time:
+/// <c>usernet: stats t=10s rss_kib=61234 managed_kib=5120 gc0=3 gc1=1 gc2=0 threads=21</c>. RSS is VmRSS from
+/// /proc/self/status (the working set where that is unreadable); managed is <see cref="GC.GetTotalMemory(bool)"/>
+/// without forcing a collection; the GC counts are collections of each generation since the process started.
+/// </summary>
+internal static class ProcessStats
+{
+    public static async Task ReportAsync(TimeSpan every, TextWriter output, CancellationToken stop)
+    {
+        var clock = Stopwatch.StartNew();
+        using var timer = new PeriodicTimer(every);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stop).ConfigureAwait(false))
+                output.WriteLine(Line(clock.Elapsed));
+        }
+        catch (OperationCanceledException) { }
+    }
+
+    public static string Line(TimeSpan elapsed)
+    {
+        var (rssKib, threads) = ReadStatus();
+        return string.Create(CultureInfo.InvariantCulture,
+            $"usernet: stats t={elapsed.TotalSeconds:F0}s rss_kib={rssKib} managed_kib={GC.GetTotalMemory(false) / 1024} "
+            + $"gc0={GC.CollectionCount(0)} gc1={GC.CollectionCount(1)} gc2={GC.CollectionCount(2)} threads={threads}");
+    }
+
+    /// <summary>VmRSS (KiB) and Threads from /proc/self/status; the working set and the process's thread count without it.</summary>
+    private static (long RssKib, int Threads) ReadStatus()
+    {
+        long rss = -1;
+        int threads = -1;
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/status"))
+            {
+                if (line.StartsWith("VmRSS:", StringComparison.Ordinal)) rss = ParseField(line);
+                else if (line.StartsWith("Threads:", StringComparison.Ordinal)) threads = (int)ParseField(line);
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        if (rss < 0) rss = Environment.WorkingSet / 1024;
+        if (threads < 0) { using var me = Process.GetCurrentProcess(); threads = me.Threads.Count; }
+        return (rss, threads);
+    }
+
+    /// <summary>The number in "Name:   1234 kB".</summary>
+    private static long ParseField(string line)
+    {
+        var parts = line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        return parts.Length >= 2 && long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : -1;
     }
 }
 

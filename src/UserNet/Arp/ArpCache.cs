@@ -17,7 +17,9 @@ internal sealed class ArpCache
         public Ipv4Address Address;
         public MacAddress Mac;
         public bool Resolved;
-        /// <summary>Resolved: when the mapping expires. Unresolved: when the next request (or giving up) is due.</summary>
+        /// <summary>Resolved, past its lifetime and still in use: being polled by unicast requests until it answers or gives up.</summary>
+        public bool Stale;
+        /// <summary>Resolved: when the mapping expires (stale: when the next poll, or giving up, is due). Unresolved: when the next request (or giving up) is due.</summary>
         public TimeSpan Deadline;
         public int RequestsSent;
         /// <summary>Datagrams waiting for the destination MAC, as frames in rented buffers (length, and how to trace them, alongside).</summary>
@@ -34,11 +36,23 @@ internal sealed class ArpCache
 
     public bool TryGet(Ipv4Address address, out Entry entry) => _entries.TryGetValue(address, out entry!);
 
-    /// <summary>Looks up a resolved, unexpired mapping.</summary>
-    public bool TryResolve(Ipv4Address address, TimeSpan now, out MacAddress mac)
+    /// <summary>
+    /// Looks up a resolved mapping. One past its lifetime is still used, and marked <see cref="Entry.Stale"/> with its
+    /// deadline due now (<paramref name="revalidate"/> says so): the owner polls it by unicast (RFC 1122 2.3.2.1), as
+    /// Linux probes a stale neighbour it still sends to, instead of dropping what is sent while it asks afresh.
+    /// </summary>
+    public bool TryResolve(Ipv4Address address, TimeSpan now, out MacAddress mac, out bool revalidate)
     {
-        if (_entries.TryGetValue(address, out var e) && e.Resolved && now < e.Deadline)
+        revalidate = false;
+        if (_entries.TryGetValue(address, out var e) && e.Resolved)
         {
+            if (now >= e.Deadline && !e.Stale)
+            {
+                e.Stale = true;
+                e.RequestsSent = 0;
+                e.Deadline = now;
+                revalidate = true;
+            }
             mac = e.Mac;
             return true;
         }
@@ -52,6 +66,7 @@ internal sealed class ArpCache
         var e = GetOrAdd(address, out _);
         e.Mac = mac;
         e.Resolved = true;
+        e.Stale = false;
         e.Deadline = expires;
         e.RequestsSent = 0;
         return e;

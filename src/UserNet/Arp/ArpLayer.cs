@@ -119,7 +119,13 @@ internal sealed partial class ArpLayer : IEtherTypeHandler, INeighbourResolver, 
         if (e.Deadline < _nextDeadline) _nextDeadline = e.Deadline;
     }
 
-    public bool TryResolve(Ipv4Address nextHop, out MacAddress mac) => _cache.TryResolve(nextHop, _ctx.Now, out mac);
+    public bool TryResolve(Ipv4Address nextHop, out MacAddress mac)
+    {
+        if (!_cache.TryResolve(nextHop, _ctx.Now, out mac, out bool revalidate)) return false;
+        // The unicast poll goes at the next poll, not now: the caller is in the middle of building its frame.
+        if (revalidate && _ctx.Now < _nextDeadline) _nextDeadline = _ctx.Now;
+        return true;
+    }
 
     public bool Hold(Ipv4Address nextHop, ReadOnlySpan<byte> frame, Layer layer, Decision what, INeighbourClient owner)
     {
@@ -127,8 +133,9 @@ internal sealed partial class ArpLayer : IEtherTypeHandler, INeighbourResolver, 
         for (int i = 0; i < discarded; i++) _ctx.DropOutgoing(DropReason.ArpEvicted);
         if (e.Resolved)
         {
-            // Expired mapping: keep the MAC for nothing, resolve afresh.
+            // Not reached while TryResolve takes every resolved entry; should it be, resolve afresh.
             e.Resolved = false;
+            e.Stale = false;
             e.RequestsSent = 0;
             created = true;
         }
@@ -149,7 +156,9 @@ internal sealed partial class ArpLayer : IEtherTypeHandler, INeighbourResolver, 
         e.RequestsSent++;
         e.Deadline = _ctx.Now + _o.RequestInterval;
         if (e.Deadline < _nextDeadline) _nextDeadline = e.Deadline;
-        SendArp(ArpOperation.Request, MacAddress.Broadcast, MacAddress.Zero, e.Address, Decision.ArpRequestSent);
+        // A stale entry is polled where it was (RFC 1122 2.3.2.1 "unicast poll"); an unresolved one is asked for by broadcast.
+        if (e.Stale) SendArp(ArpOperation.Request, e.Mac, MacAddress.Zero, e.Address, Decision.ArpUnicastPollSent);
+        else SendArp(ArpOperation.Request, MacAddress.Broadcast, MacAddress.Zero, e.Address, Decision.ArpRequestSent);
     }
 
     /// <summary>Announces our mapping: a request with sender and target both our address (RFC 5227 section 2.3).</summary>
@@ -173,7 +182,9 @@ internal sealed partial class ArpLayer : IEtherTypeHandler, INeighbourResolver, 
         foreach (var e in _cache.Entries)
         {
             if (now < e.Deadline) continue;
-            if (!e.Resolved && e.RequestsSent < _o.RequestAttempts) SendRequest(e);
+            // Unresolved: ask again, or give up. Stale (expired while in use): poll it again, or give up and forget it.
+            // Expired and not used since: forget it.
+            if ((!e.Resolved || e.Stale) && e.RequestsSent < _o.RequestAttempts) SendRequest(e);
             else (expired ??= new()).Add(e);
         }
         if (expired is not null)

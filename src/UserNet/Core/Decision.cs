@@ -17,6 +17,7 @@ internal enum Decision : byte
     ArpRequestSent,
     ArpReplySent,
     ArpAnnouncementSent,
+    ArpUnicastPollSent,
 
     // IPv4
     IpFragmentHeld,
@@ -133,6 +134,7 @@ internal static class Decisions
         Set(Decision.ArpRequestSent, Layer.Arp, "arp request");
         Set(Decision.ArpReplySent, Layer.Arp, "arp reply");
         Set(Decision.ArpAnnouncementSent, Layer.Arp, "arp announcement (gratuitous)");
+        Set(Decision.ArpUnicastPollSent, Layer.Arp, "arp request (unicast poll of an expired entry still in use)");
 
         Set(Decision.IpFragmentHeld, Layer.Ipv4, "ip fragment -> held for reassembly");
         Set(Decision.IpFragmentSent, Layer.Ipv4, "ip fragment");

@@ -171,41 +171,75 @@ public class ArpResolutionTests
     }
 
     [Fact]
-    public void ArpEntryLifetime_EntryUsedUntilItExpires_ThenResolvedAfresh()
+    public void Rfc1122_2_3_2_1_AnEntryInUseAtItsExpiryIsPolledByUnicastAndCarriesTrafficMeanwhile()
     {
         var lifetime = TimeSpan.FromSeconds(30);
         using var s = new TestStack(Options(arpEntryLifetime: lifetime));
         var learnedAt = s.Now;
         s.LearnPeer();
 
-        s.Now = learnedAt + lifetime - TimeSpan.FromMilliseconds(1);
-        s.Poll();
+        s.Now = learnedAt + lifetime + TimeSpan.FromMilliseconds(1);
         Assert.True(s.Ping(PeerIp, 1));
+        // The ping goes at once, to the MAC we had: nothing waits, nothing is lost while we ask (as Linux's STALE state).
         Assert.Equal(PeerMac, Dissect.Ethernet(Assert.Single(s.Sent)).Destination);
+        Assert.True(Dissect.IsIpv4(Assert.Single(s.Sent)));
         s.ClearSent();
 
-        s.Now = learnedAt + lifetime + TimeSpan.FromMilliseconds(1);
-        s.Poll();
-        Assert.True(s.Ping(PeerIp, 2));
-        var arp = Dissect.Arp(Assert.Single(s.Sent)); // asked again, nothing sent to the stale MAC
-        Assert.Equal(ArpOperation.Request, arp.Operation);
-        Assert.Equal(PeerIp, arp.TargetIp);
+        s.Poll(); // the unicast poll: a request to that MAC, not a broadcast
+        var poll = Assert.Single(s.Sent);
+        Assert.Equal(PeerMac, Dissect.Ethernet(poll).Destination);
+        Assert.Equal(ArpOperation.Request, Dissect.Arp(poll).Operation);
+        Assert.Equal(PeerIp, Dissect.Arp(poll).TargetIp);
+        s.ClearSent();
 
-        s.Receive(Frames.ArpReply(PeerMac, PeerIp, OurMac, OurIp));
-        Assert.Equal(2, Dissect.Icmp(Assert.Single(Datagrams(s))).Sequence);
+        s.Receive(Frames.ArpReply(PeerMac, PeerIp, OurMac, OurIp)); // it answers: good for another lifetime
+        s.Now += TimeSpan.FromSeconds(5);
+        s.Poll();
+        Assert.Empty(s.Sent);
+        Assert.True(s.Ping(PeerIp, 2));
+        Assert.True(Dissect.IsIpv4(Assert.Single(s.Sent)));
+        Assert.Equal(0, s.Counters.DroppedBy(Layer.Arp));
     }
 
     [Fact]
-    public void ArpEntryLifetime_ExpiredEntryIsNotUsedEvenBeforeAPoll()
+    public void Rfc1122_2_3_2_1_AnEntryThatAnswersNoUnicastPollIsForgottenAndResolvedAfreshByBroadcast()
+    {
+        var lifetime = TimeSpan.FromSeconds(30);
+        using var s = new TestStack(Options(arpEntryLifetime: lifetime, arpRequestAttempts: 3));
+        var learnedAt = s.Now;
+        s.LearnPeer();
+        s.Now = learnedAt + lifetime;
+        Assert.True(s.Ping(PeerIp, 1));
+        s.ClearSent();
+        for (int i = 0; i < 3; i++)
+        {
+            s.Poll();
+            Assert.Equal(PeerMac, Dissect.Ethernet(Assert.Single(s.Sent)).Destination); // polled where it was
+            s.ClearSent();
+            s.Now += TimeSpan.FromSeconds(1);
+        }
+        s.Poll(); // three unanswered: forgotten
+        Assert.Empty(s.Sent);
+
+        Assert.True(s.Ping(PeerIp, 2)); // now it waits for a broadcast request
+        var arp = Assert.Single(s.Sent);
+        Assert.Equal(MacAddress.Broadcast, Dissect.Ethernet(arp).Destination);
+        Assert.Equal(ArpOperation.Request, Dissect.Arp(arp).Operation);
+    }
+
+    [Fact]
+    public void ArpEntryLifetime_AnEntryNotUsedSinceItExpiredIsForgottenWithoutAPoll()
     {
         var lifetime = TimeSpan.FromSeconds(30);
         using var s = new TestStack(Options(arpEntryLifetime: lifetime));
         var learnedAt = s.Now;
         s.LearnPeer();
+        s.Now = learnedAt + lifetime + TimeSpan.FromSeconds(1);
+        s.Poll();
+        Assert.Empty(s.Sent); // nobody asked for it: no poll
 
-        s.Now = learnedAt + lifetime;
         Assert.True(s.Ping(PeerIp));
-        Assert.True(Dissect.IsArp(Assert.Single(s.Sent)));
+        Assert.Equal(MacAddress.Broadcast, Dissect.Ethernet(Assert.Single(s.Sent)).Destination);
     }
 
     [Fact]

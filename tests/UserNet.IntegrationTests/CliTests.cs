@@ -29,6 +29,44 @@ public sealed class CliTests
     public void A_bad_mac_gets_one_clear_line_and_exit_2() =>
         AssertOneLineError(Usernet("up", "--tap", "t0", "--ip", "10.0.0.2/24", "--mac", "01:00:5e:00:00:01"), "not a unicast MAC");
 
+    [Theory]
+    [InlineData("tcp-connection=5", "is not NAME=VALUE with NAME one of tcp-connections,")]
+    [InlineData("tcp-connections", "is not NAME=VALUE")]
+    [InlineData("tcp-connections=many", "'many' is not a count or size")]
+    [InlineData("udp-queued-bytes=-1", "'-1' is not a count or size")]
+    public void A_bad_limit_gets_one_clear_line_and_exit_2(string limit, string expected) =>
+        AssertOneLineError(Usernet("up", "--tap", "t0", "--ip", "10.0.0.2/24", "--limit", limit), expected);
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("-3")]
+    [InlineData("soon")]
+    public void A_bad_stats_interval_gets_one_clear_line_and_exit_2(string seconds) =>
+        AssertOneLineError(Usernet("up", "--tap", "t0", "--ip", "10.0.0.2/24", "--stats", seconds), "--stats takes a number of seconds");
+
+    [Fact]
+    public void Limits_apply_and_stats_lines_come_at_their_interval()
+    {
+        using var ns = TestNamespace.Create("limits");
+        ns.AddTap("ut0", "10.81.0.1/24");
+        var up = ns.StartUsernet("up", "--tap", "ut0", "--ip", "10.81.0.2/24", "--stats", "0.2",
+            "--limit", "tcp-connections-per-peer=1", "--limit", "tcp-resets-per-second=1");
+        up.WaitForLine("usernet: up", TimeSpan.FromSeconds(30));
+        var stats = up.WaitForLine("usernet: stats t=", TimeSpan.FromSeconds(10));
+        Assert.Matches(@"^usernet: stats t=\d+s rss_kib=\d+ managed_kib=\d+ gc0=\d+ gc1=\d+ gc2=\d+ threads=\d+$", stats);
+        // One connection from the kernel's address is all it may have: a second waits, its SYN dropped.
+        var r = ns.Exec(TimeSpan.FromSeconds(30), "/usr/bin/python3", "-c", """
+import socket
+a = socket.create_connection(("10.81.0.2", 7), timeout=2)
+try:
+    socket.create_connection(("10.81.0.2", 7), timeout=1.5); print("second connected")
+except OSError: print("second refused")
+""");
+        Assert.Equal("second refused", r.Stdout.Trim());
+        Assert.Equal(0, up.Terminate(TimeSpan.FromSeconds(30)));
+        Assert.True(Counters.Parse(up.Output).Drop("tcp/peer_connection_limit") >= 1, up.Output);
+    }
+
     [Fact]
     public void A_missing_option_gets_one_clear_line_and_exit_2() =>
         AssertOneLineError(Usernet("up", "--ip", "10.0.0.2/24"), "--tap");

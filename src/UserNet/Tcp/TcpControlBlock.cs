@@ -694,7 +694,14 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
     /// </summary>
     private void OnProbeAcknowledged(SeqNumber segAck, bool dsack)
     {
-        if (dsack && _probeWasRetransmission) { _probeOut = false; return; }
+        if (dsack && _probeWasRetransmission)
+        {
+            // The peer had the original: the probe was needless (RFC 8985 7.4.2), and counted so, as OnDsack counts
+            // the retransmissions of a recovery.
+            _probeOut = false;
+            _ctx.Counters.Count(TcpCounter.SpuriousRetransmissions);
+            return;
+        }
         if (segAck < _probeEnd) return;
         _probeOut = false;
         if (!_probeWasRetransmission || _inRecovery || _inTimeoutRecovery) return;

@@ -504,6 +504,32 @@ public sealed class TcpModernSenderTests
     }
 
     [Fact]
+    public void A_probe_the_peer_reports_in_a_D_SACK_was_needless_it_is_counted_spurious_and_nothing_is_reduced_RFC8985_7_4()
+    {
+        // Everything arrived, but the ACK of the last two segments is late (a delayed ACK, or one queued behind other
+        // frames): the probe resends segment 10, and the peer's ACK of all ten carries it back in a D-SACK block.
+        var p = Open(sack: true, timestamps: true);
+        var data = TcpPeer.Bytes(10 * Size, seed: 6);
+        uint una = p.RcvNxt;
+        p.AppWrite(data);
+        Assert.Equal(10, p.Take().Count);
+        uint S(int k) => una + (uint)((k - 1) * Size);
+        p.Advance(Rtt);
+        p.SendAck(S(9));
+        uint cwnd = p.Tcb!.CongestionWindow;
+        p.RunNextTimer();
+        Assert.Equal(S(10), p.TakeOne().Seq);
+        Assert.Equal(1, Count(p, TcpCounter.LossProbes));
+
+        p.Advance(Ms(5));
+        p.SendSack(S(11), (S(10), S(11))); // RFC 2883: a block below the cumulative ACK is a duplicate
+        p.ExpectNothing();
+        Assert.Equal(1, Count(p, TcpCounter.SpuriousRetransmissions));
+        Assert.False(p.Tcb.InRecovery);
+        Assert.True(p.Tcb.CongestionWindow >= cwnd, $"cwnd {cwnd} -> {p.Tcb.CongestionWindow}");
+    }
+
+    [Fact]
     public void An_unanswered_probe_is_followed_by_a_silence_probe_before_the_RTO_beyond_RFC8985_7()
     {
         // As above, but the probe's ACK is lost too. RFC 8985 sends one probe per episode and leaves the rest to the

@@ -29,4 +29,14 @@ public sealed class FuzzFindingsTests
         Assert.Empty(ack.SackBlocks);
         Assert.Equal(0, p.F.Counters.DroppedFor(DropReason.StackFault));
     }
+
+    // fuzz/regressions/iperf3-control/parameters-string-not-utf8, parameters-name-not-utf8
+    [Theory]
+    [InlineData("7b22636c69656e745f76657273696f6e223a22332ece32227d")] // {"client_version":"3.\xce2"}
+    [InlineData("7b2274ff6d65223a317d")] // {"t\xffme":1}
+    public void Iperf3_parameters_that_are_not_UTF_8_are_a_format_error_which_the_server_answers_as_iperf3_does(string hex)
+    {
+        // The server answers FormatException and JsonException with "unable to receive parameters from client".
+        Assert.Throws<FormatException>(() => Iperf3Parameters.Parse(Convert.FromHexString(hex)));
+    }
 }

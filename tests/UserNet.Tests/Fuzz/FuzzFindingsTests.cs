@@ -39,4 +39,15 @@ public sealed class FuzzFindingsTests
         // The server answers FormatException and JsonException with "unable to receive parameters from client".
         Assert.Throws<FormatException>(() => Iperf3Parameters.Parse(Convert.FromHexString(hex)));
     }
+
+    // fuzz/regressions/tcpdump/icmp-router-advertisement-truncated, capture/icmp-router-advertisement-truncated.pcap
+    [Theory]
+    [InlineData("02080000000202000000000108004500001A00014000400126CE0A0900010A0900020900F7FE0001")]
+    [InlineData("02000000000202000000000108004500001800014000400126C40A0900010A0900020900E4EB010207080A09000100000000")]
+    public void A_router_advertisement_too_short_for_its_lifetime_is_truncated_as_tcpdump_says(string hex)
+    {
+        var frame = Convert.FromHexString(hex);
+        var text = new TcpdumpFormatter(new TcpdumpOptions { Timestamps = TimestampStyle.None }).Format(0, frame, frame.Length);
+        Assert.Equal("IP 10.9.0.1 > 10.9.0.2:  [|icmp]", text); // tcpdump 4.99.3 -n -t on the same frames
+    }
 }

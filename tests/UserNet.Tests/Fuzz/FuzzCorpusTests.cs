@@ -6,10 +6,18 @@ using UserNet.TestSupport;
 namespace UserNet.Tests.Fuzz;
 
 /// <summary>
+/// The fuzz targets run many stacks; alone, so that they never take the shared pipe blocks from under the tests that
+/// count allocations (a block another test took is one they must allocate).
+/// </summary>
+[CollectionDefinition(nameof(FuzzCollection), DisableParallelization = true)]
+public sealed class FuzzCollection;
+
+/// <summary>
 /// The fuzz targets (fuzz/UserNet.Fuzz, see fuzz/README.md) as ordinary tests: each target's check function, without
 /// instrumentation or afl-fuzz, over every seed of its corpus and every input a fuzzer run found a bug with. A bug
 /// that comes back fails here, not only in a fuzzing run.
 /// </summary>
+[Collection(nameof(FuzzCollection))]
 public sealed class FuzzCorpusTests
 {
     private static readonly string FuzzRoot = Path.Combine(Repository.Root, "fuzz");

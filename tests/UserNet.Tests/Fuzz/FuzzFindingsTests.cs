@@ -10,6 +10,7 @@ namespace UserNet.Tests.Fuzz;
 /// What the fuzzers found, each pinned down by hand where it lives (the inputs that found them are in
 /// fuzz/regressions/ and run through their targets in <see cref="FuzzCorpusTests"/>).
 /// </summary>
+[Collection(nameof(FuzzCollection))]
 public sealed class FuzzFindingsTests
 {
     // fuzz/regressions/tcp-established/dsack-2pow31-away

@@ -4,7 +4,8 @@
 #   scripts/fuzz.sh TARGET SECONDS    fuzz TARGET for SECONDS; exits 1 when it found a crash or a hang
 # Builds the targets into out/fuzz/build (a copy whose UserNet.dll and UserNet.Tracing.dll are instrumented; the
 # ordinary bin/ outputs are never touched), installs afl++ when missing (as root), seeds afl-fuzz with
-# fuzz/corpus/TARGET and fuzz/regressions/TARGET, and leaves its findings in out/fuzz/TARGET/.
+# fuzz/corpus/TARGET and fuzz/regressions/TARGET (with fuzz/dictionaries/TARGET.dict if there is one), and leaves
+# its findings in out/fuzz/TARGET/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -72,13 +73,15 @@ if compgen -G "fuzz/regressions/$target/*" >/dev/null; then
   for f in fuzz/regressions/"$target"/*; do cp "$f" "$seeds/regression-$(basename "$f")"; done
 fi
 max=$(dotnet "$out/build/UserNet.Fuzz.dll" --max-length "$target")
+dict=()
+[ -f "fuzz/dictionaries/$target.dict" ] && dict=(-x "fuzz/dictionaries/$target.dict")
 
 # Non-interactive, as root, on a shared machine: no status screen, no CPU binding, no core_pattern or governor
 # demands; dotnet is not instrumented itself (SharpFuzz instruments the assemblies it loads).
 export AFL_NO_UI=1 AFL_NO_AFFINITY=1 AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_SKIP_BIN_CHECK=1
 echo "fuzz.sh: fuzzing $target for $seconds s (log: $out/$target.log)..." >&2
 set +e
-afl-fuzz -i "$seeds" -o "$findings" -V "$seconds" -t 5000 -m none -G "$max" \
+afl-fuzz -i "$seeds" -o "$findings" -V "$seconds" -t 5000 -m none -G "$max" "${dict[@]}" \
   -- dotnet "$out/build/UserNet.Fuzz.dll" "$target" >"$out/$target.log" 2>&1
 status=$?
 set -e

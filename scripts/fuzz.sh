@@ -51,7 +51,7 @@ fi
 # Build and instrument, unless the build there is of the same sources.
 sources=$(find src fuzz/UserNet.Fuzz Directory.Build.props -type f \( -name '*.cs' -o -name '*.csproj' -o -name '*.props' -o -name '*.txt' \) \
   -not -path '*/bin/*' -not -path '*/obj/*' | LC_ALL=C sort | xargs sha256sum | sha256sum | cut -d' ' -f1)
-if [ "$(cat "$out/build/.sources" 2>/dev/null)" != "$sources" ]; then
+if [ "$(cat "$out/build/.sources" 2>/dev/null)" != "$sources" ] || [ ! -f "$out/publish/UserNet.Fuzz.dll" ]; then
   echo "fuzz.sh: building the fuzz targets into $out/build..." >&2
   dotnet publish fuzz/UserNet.Fuzz/UserNet.Fuzz.csproj -c Release -o "$out/publish" --nologo -v quiet >"$out/build.log" 2>&1 \
     || { cat "$out/build.log" >&2; echo "fuzz.sh: the build failed" >&2; exit 1; }
@@ -72,7 +72,7 @@ cp fuzz/corpus/"$target"/* "$seeds"/
 if compgen -G "fuzz/regressions/$target/*" >/dev/null; then
   for f in fuzz/regressions/"$target"/*; do cp "$f" "$seeds/regression-$(basename "$f")"; done
 fi
-max=$(dotnet "$out/build/UserNet.Fuzz.dll" --max-length "$target")
+max=$(dotnet "$out/publish/UserNet.Fuzz.dll" --max-length "$target")
 dict=()
 [ -f "fuzz/dictionaries/$target.dict" ] && dict=(-x "fuzz/dictionaries/$target.dict")
 
@@ -97,6 +97,6 @@ hangs=$(find "$findings/default/hangs" -type f -name 'id:*' 2>/dev/null | wc -l)
 echo "fuzz.sh: $target: $(stat execs_done) execs ($(stat execs_per_sec)/s), corpus $(stat corpus_count), edges $(stat edges_found), coverage $(stat bitmap_cvg), crashes $crashes, hangs $hangs"
 if [ "$crashes" -ne 0 ] || [ "$hangs" -ne 0 ]; then
   find "$findings/default/crashes" "$findings/default/hangs" -type f -name 'id:*' | sort >&2
-  echo "fuzz.sh: $target found $crashes crash(es) and $hangs hang(s); see why with: dotnet $out/build/UserNet.Fuzz.dll $target FILE" >&2
+  echo "fuzz.sh: $target found $crashes crash(es) and $hangs hang(s); see why with (the build without instrumentation): dotnet $out/publish/UserNet.Fuzz.dll $target [--trace] FILE" >&2
   exit 1
 fi

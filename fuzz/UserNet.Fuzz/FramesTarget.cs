@@ -46,7 +46,7 @@ public static class FramesTarget
             Reassembly = new ReassemblyOptions { MaxDatagrams = 4, MaxBytes = 16 * 1024 },
             Tcp = tcp,
         }, PeerMac, PeerIp, TimeSpan.FromSeconds(1));
-        var apps = new Services(s, tcp);
+        var apps = new EchoApplications(s, tcp);
 
         var r = new InputReader(input);
         while (!r.AtEnd)
@@ -82,7 +82,7 @@ public static class FramesTarget
     /// What runs on the stack between frames when the input asks: a UDP echo on port 7 and a TCP echo behind the
     /// listener on port 80, written as an application would, with reads that complete when something is there.
     /// </summary>
-    private sealed class Services
+    private sealed class EchoApplications
     {
         private readonly FuzzedStack _s;
         private readonly UdpSocket _udp;
@@ -92,7 +92,7 @@ public static class FramesTarget
         private ValueTask<UdpReceiveFromResult>? _udpRead;
         private ValueTask<TcpConnection>? _accept;
 
-        public Services(FuzzedStack s, TcpSettings settings)
+        public EchoApplications(FuzzedStack s, TcpSettings settings)
         {
             _s = s;
             _udp = Completed(UdpSocket.BindAsync(s.Stack, UdpPort), "binding the UDP socket");

@@ -172,6 +172,11 @@ public static class Seeds
             .Segment(0, 0, Psh | Ack, 501, data: hello, fragments: true, twice: true).Read(0).End(3).Time(9).Bytes());
 
         yield return ("abort", new TcpInput().Write(5).End(1).Segment(0, 0, Ack, 501).Bytes());
+
+        // We close first: FIN-WAIT-1, its ACK (FIN-WAIT-2), the peer's FIN (TIME-WAIT), and TIME-WAIT's end.
+        yield return ("active-close-time-wait", new TcpInput()
+            .Write(0).End(0).Segment(0, 65, Ack, 501).Segment(0, 65, Psh | Ack, 501, data: hello).Segment(16, 65, Fin | Ack, 501)
+            .Read(0).NextTimer().NextTimer().Bytes());
     }
 
     private static byte[] Fill(int n) => Enumerable.Range(0, n).Select(i => (byte)('a' + i % 26)).ToArray();

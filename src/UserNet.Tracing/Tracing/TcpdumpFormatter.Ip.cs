@@ -148,7 +148,7 @@ public sealed partial class TcpdumpFormatter
         byte type = m[0], code = m[1];
         bool isError = type is 3 or 4 or 5 or 11 or 12;
         string? text = null;
-        if (isError || type is 0 or 8 or 13 or 14 or 15 or 16 or 17 or 18)
+        if (isError || type is 0 or 8 or 9 or 13 or 14 or 15 or 16 or 17 or 18)
         {
             int need = isError ? 8 + 20 : 8;
             if (m.Length < need) { sb.Append(" [|icmp]"); return; }

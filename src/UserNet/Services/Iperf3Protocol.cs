@@ -88,7 +88,16 @@ internal sealed class Iperf3Parameters
         "bidirectional", "udp", "sctp", "bandwidth",
     ];
 
+    /// <exception cref="JsonException">Not JSON.</exception>
+    /// <exception cref="FormatException">Not a JSON object, or a name or string that is not UTF-8.</exception>
     public static Iperf3Parameters Parse(ReadOnlySpan<byte> json)
+    {
+        // JsonDocument checks the structure only; a name or string with bytes that are not UTF-8 fails when read.
+        try { return ParseDocument(json); }
+        catch (InvalidOperationException e) { throw new FormatException($"bad iperf3 parameters: {e.Message}", e); }
+    }
+
+    private static Iperf3Parameters ParseDocument(ReadOnlySpan<byte> json)
     {
         using var doc = JsonDocument.Parse(json.ToArray());
         var root = doc.RootElement;

@@ -248,9 +248,10 @@ internal sealed partial class TcpControlBlock : IDeadlineItem
             if ((flags & TcpFlags.Rst) == 0)
             {
                 // A retransmission of what we hold already: its ACK reports it in a D-SACK block (RFC 2883 4.1.1).
-                int dataLength = seg.Payload.Length;
-                if (_sack && dataLength > 0 && segSeq < _rcv.Nxt)
-                    _sackOut.OnDuplicate(segSeq, segSeq + Math.Min(dataLength, _rcv.Nxt - segSeq));
+                // Exactly 2^31 away, a sequence number is before RCV.NXT and after it at once: not a duplicate then.
+                int dataLength = seg.Payload.Length, before = _rcv.Nxt - segSeq;
+                if (_sack && dataLength > 0 && before > 0)
+                    _sackOut.OnDuplicate(segSeq, segSeq + Math.Min(dataLength, before));
                 _ctx.Decide(Decision.TcpSegmentOutsideWindowAck);
                 SendAck(Decision.TcpAckOutsideWindowSent);
                 if (State == TcpState.TimeWait && (flags & TcpFlags.Fin) != 0) _timers.Set(TcpTimer.TimeWait, _ctx.Now + _s.TimeWait);

@@ -38,6 +38,7 @@ internal sealed partial class Iperf3Server
     public async Task RunAsync(TcpConnectionListener listener, CancellationToken stop)
     {
         var pending = new List<Task>();
+        long accepted = 0;
         while (!stop.IsCancellationRequested)
         {
             TcpConnection c;
@@ -45,7 +46,7 @@ internal sealed partial class Iperf3Server
             catch (OperationCanceledException) { break; }
             catch (ObjectDisposedException) { break; }
             pending.RemoveAll(t => t.IsCompleted);
-            pending.Add(OnConnectionAsync(c, stop));
+            pending.Add(OnConnectionAsync(c, accepted++, stop));
         }
         Test? t;
         lock (_lock) t = _current;
@@ -54,7 +55,11 @@ internal sealed partial class Iperf3Server
     }
 
     /// <summary>Reads the cookie, then: a new test's control connection, a stream of the test that waits for it, or turned away.</summary>
-    private async Task OnConnectionAsync(TcpConnection c, CancellationToken stop)
+    /// <remarks>
+    /// <paramref name="order"/> is where it came in the accept queue: the streams of a test are numbered in that order,
+    /// as iperf3's server numbers them (it reads each cookie as it accepts), whichever cookie is read first here.
+    /// </remarks>
+    private async Task OnConnectionAsync(TcpConnection c, long order, CancellationToken stop)
     {
         var cookie = new byte[Iperf3Wire.CookieSize];
         try
@@ -74,7 +79,7 @@ internal sealed partial class Iperf3Server
         lock (_lock)
         {
             if (_current is null) _current = run = new Test(this, c, cookie);
-            else taken = _current.TryAddStream(c, cookie);
+            else taken = _current.TryAddStream(c, order, cookie);
         }
         if (run is not null)
         {
@@ -98,6 +103,8 @@ internal sealed partial class Iperf3Server
     private sealed class Test(Iperf3Server server, TcpConnection control, byte[] cookie)
     {
         private readonly List<TcpConnection> _streams = new();
+        /// <summary>Each stream's place in the accept queue, beside <see cref="_streams"/>, which is kept in that order.</summary>
+        private readonly List<long> _order = new();
         private readonly CancellationTokenSource _stop = new();
         private int _wanted; // streams expected while CREATE_STREAMS is on, else 0
         private TaskCompletionSource? _allStreams;
@@ -106,12 +113,17 @@ internal sealed partial class Iperf3Server
         public void Stop() => _stop.Cancel();
 
         /// <summary>A stream joins if it carries our cookie while we wait for streams (iperf_tcp_accept).</summary>
-        public bool TryAddStream(TcpConnection c, byte[] theirs)
+        public bool TryAddStream(TcpConnection c, long order, byte[] theirs)
         {
             lock (_streams)
             {
                 if (_wanted == 0 || !theirs.AsSpan().SequenceEqual(cookie) || _streams.Count >= _wanted) return false;
-                _streams.Add(c);
+                // In accept order, not in the order the cookies happened to be read: the client numbers its streams
+                // in the order it opened them, one after the other, and the results are matched by those numbers.
+                int at = _order.BinarySearch(order);
+                at = at < 0 ? ~at : at;
+                _order.Insert(at, order);
+                _streams.Insert(at, c);
                 if (_streams.Count == _wanted) _allStreams!.TrySetResult();
                 return true;
             }

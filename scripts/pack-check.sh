@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Packs the solution as a release would and checks what comes out: exactly the UserNet, UserNet.Tracing and
-# UserNet.Tool packages (with the libraries' .snupkg symbols) and nothing else; each with its readme and its metadata;
-# the README samples built and run against the packed libraries by a project of their own; and the tool installed
-# from the packages into a tool path of its own, with `usernet --help` and `usernet demo --memory` run from there.
+# Packs the solution as a release would and checks what comes out: exactly the UserNet, UserNet.Tracing,
+# UserNet.Simulation, UserNet.AspNetCore and UserNet.Tool packages (with the libraries' .snupkg symbols) and nothing
+# else; each with its readme and its metadata; the README samples built and run against the packed libraries by a
+# project of their own; the README's "Use it in your tests" steps run verbatim in a fresh `dotnet new xunit` project
+# and its test passing there; and the tool installed from the packages into a tool path of its own, with
+# `usernet --help` and `usernet demo --memory` run from there.
 # Needs the .NET 10 SDK and python3; restores only from the machine's configured NuGet sources and the packages it
 # has just made. Everything it makes is in a temporary folder, removed at the end. One line per check, then
 # `pack-check: PASS`; any failed check prints `pack-check: FAIL: ...` and exits 1.
@@ -40,7 +42,9 @@ say "pack: dotnet pack UserNet.sln -c Release -o DIR succeeded with no warnings 
 
 # 2. Exactly the expected files: the two libraries with their symbols, the tool, nothing from tests, bench or fuzz.
 expected="$(printf '%s\n' "UserNet.$version.nupkg" "UserNet.$version.snupkg" \
-  "UserNet.Tracing.$version.nupkg" "UserNet.Tracing.$version.snupkg" "UserNet.Tool.$version.nupkg" | sort)"
+  "UserNet.Tracing.$version.nupkg" "UserNet.Tracing.$version.snupkg" \
+  "UserNet.Simulation.$version.nupkg" "UserNet.Simulation.$version.snupkg" \
+  "UserNet.AspNetCore.$version.nupkg" "UserNet.AspNetCore.$version.snupkg" "UserNet.Tool.$version.nupkg" | sort)"
 actual="$(cd "$out" && find . -mindepth 1 -printf '%P\n' | sort)"
 missing="$(comm -23 <(echo "$expected") <(echo "$actual") | paste -sd' ')"
 extra="$(comm -13 <(echo "$expected") <(echo "$actual") | paste -sd' ')"
@@ -58,6 +62,8 @@ out, version, want_license, want_repo, want_authors, command = sys.argv[1:7]
 packages = {
     "UserNet": ("library", "src/UserNet/README.md"),
     "UserNet.Tracing": ("library", "src/UserNet.Tracing/README.md"),
+    "UserNet.Simulation": ("library", "src/UserNet.Simulation/README.md"),
+    "UserNet.AspNetCore": ("library", "src/UserNet.AspNetCore/README.md"),
     "UserNet.Tool": ("tool", "tools/UserNet.Cli/README.md"),
 }
 # What a published package must never depend on: test, bench and analyzer packages.
@@ -155,8 +161,18 @@ for pid, (kind, readme_source) in packages.items():
             for f in (f"lib/net10.0/{pid}.dll", f"lib/net10.0/{pid}.xml"):
                 if f not in names:
                     fail(f"{pid}: {f} is not in the package")
-            if pid == "UserNet.Tracing" and ("UserNet", version) not in deps:
-                fail(f"{pid}: does not depend on UserNet {version} (dependencies: {deps})")
+            # What each library must depend on (exact ids and this version); NuGet writes a bare version as ">= it".
+            needs = {"UserNet.Tracing": ["UserNet"], "UserNet.Simulation": ["UserNet", "UserNet.Tracing"],
+                     "UserNet.AspNetCore": ["UserNet"]}.get(pid, [])
+            for need in needs:
+                if (need, version) not in deps:
+                    fail(f"{pid}: does not depend on {need} {version} (dependencies: {deps})")
+            if pid == "UserNet.AspNetCore":
+                # The shared framework flows to whoever references the package, so a plain test project gets it.
+                frefs = [e.get("name") for e in meta.iter() if local(e.tag) == "frameworkReference"]
+                if "Microsoft.AspNetCore.App" not in frefs:
+                    fail(f"{pid}: the nuspec has no frameworkReference to Microsoft.AspNetCore.App ({frefs})")
+                say(f"{pid}: carries the frameworkReference Microsoft.AspNetCore.App")
             say(f"{pid}: lib/net10.0/{pid}.dll and its XML docs; dependencies: "
                 + (", ".join(f"{d} {v}" for d, v in deps) or "none"))
             spath = os.path.join(out, f"{pid}.{version}.snupkg")
@@ -265,6 +281,62 @@ for id in UserNet UserNet.Tracing; do
     fail "the samples' restore did not take $id $version from the packages just made"
 done
 say "samples: README.md, src/UserNet/README.md and src/UserNet.Tracing/README.md build (warnings as errors) and run against the packages just made"
+
+# 4b. README's "Use it in your tests", verbatim: its sh block run in an empty folder outside the tree (it makes a
+# fresh `dotnet new xunit` project and adds the packages), its csharp block saved as the test file it names, then
+# `dotnet test` there must pass with every one of its facts run. The same source mapping as the samples: UserNet*
+# only from the packages just made.
+kit="$work/kit"
+mkdir -p "$kit"
+cp "$samples/NuGet.config" "$kit/NuGet.config"
+python3 - README.md "$kit" <<'PY2'
+import re, sys
+readme, kit = sys.argv[1], sys.argv[2]
+text = open(readme, encoding="utf-8").read()
+m = re.search(r"^## Use it in your tests\n(.*?)(?=^## )", text, re.S | re.M)
+if not m:
+    sys.exit("pack-check: FAIL: README.md has no section headed exactly '## Use it in your tests'")
+section = m.group(1)
+sh = re.search(r"```sh\n(.*?)```", section, re.S)
+cs = re.search(r"```csharp\n(.*?)```", section, re.S)
+if not sh or not cs or sh.start() > cs.start():
+    sys.exit("pack-check: FAIL: 'Use it in your tests' must hold a sh block, then a csharp block")
+if "dotnet add package" not in sh.group(1):
+    sys.exit("pack-check: FAIL: the sh block of 'Use it in your tests' has no 'dotnet add package' line")
+code = cs.group(1)
+if "[Fact]" not in code or not re.search(r"^using ", code, re.M) or " class " not in code:
+    sys.exit("pack-check: FAIL: the csharp block of 'Use it in your tests' is not a complete test file (usings, a class, a [Fact])")
+open(f"{kit}/steps.sh", "w").write(sh.group(1))
+open(f"{kit}/Test.cs.txt", "w").write(code)
+open(f"{kit}/facts", "w").write(str(code.count("[Fact]")))
+PY2
+if ! (cd "$kit" && timeout 600 bash -euo pipefail steps.sh) >"$work/kit-steps.log" 2>&1; then
+  show_log "$work/kit-steps.log"
+  fail "the sh block of README.md's 'Use it in your tests' failed in an empty folder"
+fi
+kit_projects=("$kit"/*/*.csproj)
+[ "${#kit_projects[@]}" -eq 1 ] && [ -f "${kit_projects[0]}" ] ||
+  fail "the sh block of 'Use it in your tests' should make one project folder (found: ${kit_projects[*]})"
+kit_project="$(dirname "${kit_projects[0]}")"
+for id in UserNet.Simulation UserNet.AspNetCore; do
+  grep -q "Include=\"$id\" Version=\"$version\"" "${kit_projects[0]}" ||
+    fail "the sh block of 'Use it in your tests' did not add $id $version to the fresh project ($(grep PackageReference "${kit_projects[0]}" | paste -sd' '))"
+done
+cp "$kit/Test.cs.txt" "$kit_project/NetworkTests.cs"
+if ! (cd "$kit_project" && timeout 600 dotnet test --nologo) >"$work/kit-test.log" 2>&1; then
+  show_log "$work/kit-test.log"
+  fail "the test of README.md's 'Use it in your tests' did not pass in a fresh xunit project"
+fi
+facts="$(cat "$kit/facts")"
+passed="$(sed -n 's/.*Failed: *0, Passed: *\([0-9][0-9]*\),.*/\1/p' "$work/kit-test.log" | tail -n 1)"
+[ -n "$passed" ] && [ "$passed" -ge "$facts" ] ||
+  { show_log "$work/kit-test.log"; fail "the fresh project ran ${passed:-no} passing tests; README's test file has $facts facts"; }
+for id in UserNet UserNet.Simulation UserNet.AspNetCore; do
+  lower="${id,,}"
+  cmp -s "$NUGET_PACKAGES/$lower/$version/$lower.$version.nupkg" "$out/$id.$version.nupkg" ||
+    fail "the fresh project's restore did not take $id $version from the packages just made"
+done
+say "use it in your tests: README's steps made a fresh xunit project outside the tree; its test file passed there ($passed tests) against the packages just made"
 
 # 5. The tool, installed as a user would (the README's command; --add-source cannot be combined with the samples'
 # source mapping, so it runs outside their folder), and run from where it was installed.

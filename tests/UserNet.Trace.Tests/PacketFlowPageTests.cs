@@ -250,6 +250,34 @@ public sealed partial class PacketFlowPageTests
     }
 
     [Fact]
+    public void A_bulk_transfer_is_counted_whole_and_drawn_within_the_caps()
+    {
+        // 20,000 segments of 1000 bytes, every 1000th sent twice, an ACK every second segment.
+        var a = Ipv4Address.Parse("192.0.2.1"); var b = Ipv4Address.Parse("192.0.2.2");
+        var records = new List<CaptureRecord>();
+        long t = 1_000_000_000;
+        void Add(byte[] frame) => records.Add(CaptureRecord.Ethernet(t += 100_000, frame));
+        Add(TcpFrame(a, b, 40000, 9, 0, 0, TcpFlags.Syn, 65535, 0, []));
+        Add(TcpFrame(b, a, 9, 40000, 0, 1, TcpFlags.Syn | TcpFlags.Ack, 65535, 0, []));
+        for (int i = 0; i < 20_000; i++)
+        {
+            var segment = TcpFrame(a, b, 40000, 9, 1 + (uint)i * 1000, 1, TcpFlags.Ack, 65535, 1000, []);
+            Add(segment);
+            if (i % 1000 == 0) Add(segment);
+            if (i % 2 == 1) Add(TcpFrame(b, a, 9, 40000, 1, 1 + (uint)(i + 1) * 1000, TcpFlags.Ack, 65535, 0, []));
+        }
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var page = TracePage(records);
+        clock.Stop();
+        Assert.Contains("192.0.2.1.40000 &gt; 192.0.2.2.9: 20020 data segments, 20 retransmissions", page);
+        Assert.Contains("This graph draws the first 4000 of 20021 segments", page);
+        Assert.Equal((3999, 4), Graphs(page).Single().Value); // the first 4000: the SYN, 3995 segments and the 4 sent again
+        Assert.Equal(2000, Rows(page).Count);
+        Assert.True(page.Length < 6_000_000, $"the page is {page.Length} characters");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), $"the page took {clock.Elapsed}");
+    }
+
+    [Fact]
     public void Html_needs_a_file_and_a_file_that_cannot_be_written_is_one_line()
     {
         var r = Shell.Usernet("trace", "-i", "lo", "--html", "/tmp/x.html");

@@ -12,9 +12,9 @@ public sealed record PacketFlowOptions
     /// <summary>The ladder draws at most this many frames (a line says how many it leaves out); the table counts them all.</summary>
     public int MaxLadderFrames { get; init; } = 2000;
     /// <summary>At most this many TCP time-sequence graphs (one per connection and direction that carries data).</summary>
-    public int MaxGraphs { get; init; } = 24;
+    public int MaxGraphs { get; init; } = 16;
     /// <summary>A time-sequence graph draws at most this many segments of its direction.</summary>
-    public int MaxGraphSegments { get; init; } = 20000;
+    public int MaxGraphSegments { get; init; } = 4000;
 }
 
 /// <summary>

@@ -24,13 +24,17 @@ internal sealed class TcpConnection(string a, string b)
     /// <summary>State changes the stack's decisions name, as (frame index, time, "SYN-RECEIVED -> ESTABLISHED").</summary>
     public List<(int Frame, double Time, string Change)> States { get; } = new();
 
-    /// <summary>The first sequence number of a direction: its SYN's, or else the first it sent.</summary>
-    public uint? Initial(int direction)
+    private readonly uint?[] _syn = new uint?[2], _first = new uint?[2];
+
+    public void Add(TcpPoint p)
     {
-        foreach (var s in Segments) if (s.Direction == direction && s.Flags.HasFlag(TcpFlags.Syn)) return s.Seq;
-        foreach (var s in Segments) if (s.Direction == direction) return s.Seq;
-        return null;
+        Segments.Add(p);
+        _first[p.Direction] ??= p.Seq;
+        if (p.Flags.HasFlag(TcpFlags.Syn)) _syn[p.Direction] ??= p.Seq;
     }
+
+    /// <summary>The first sequence number of a direction: its SYN's, or else the first it sent.</summary>
+    public uint? Initial(int direction) => _syn[direction] ?? _first[direction];
 
     /// <summary>
     /// The shift to apply to the window a direction advertises: its SYN's window scale, when both SYNs carried the
@@ -75,7 +79,7 @@ internal static partial class TcpFlows
             else if (byKey.TryGetValue((dst, src), out found)) { c = found; dir = 1; }
             else { c = new TcpConnection(src, dst); byKey[(src, dst)] = c; list.Add(c); dir = 0; }
             var p = seg(i, t, dir);
-            c.Segments.Add(p);
+            c.Add(p);
             // A segment whose sequence range starts below the highest sent so far in its direction was sent before.
             if (p.Consumes > 0)
             {

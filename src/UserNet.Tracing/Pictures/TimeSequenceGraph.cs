@@ -23,19 +23,23 @@ internal static class TimeSequenceGraph
         long Rel(uint x) => unchecked((int)(x - isn));
         int scale = c.Scale(1 - d);
         var segs = c.Segments.Where(s => s.Direction == d).ToList();
-        var acks = c.Segments.Where(s => s.Direction != d && s.Flags.HasFlag(TcpFlags.Ack))
-            .Select(s => (s.Time, Ack: Rel(s.Ack), Edge: Rel(s.Ack) + ((long)s.Window << (s.Flags.HasFlag(TcpFlags.Syn) ? 0 : scale)), s.Frame)).ToList();
-        var sacks = c.Segments.Where(s => s.Direction != d).SelectMany(s => s.Sacks.Select(b => (s.Time, L: Rel(b.Left), R: Rel(b.Right), s.Frame))).ToList();
         bool capped = segs.Count > maxSegments;
         var drawn = capped ? segs.Take(maxSegments).ToList() : segs;
+        // A capped graph shows the time its drawn segments span, and the ACKs, SACKs and state changes of that time.
+        double until = capped ? drawn[^1].Time : double.PositiveInfinity;
+        var acks = c.Segments.Where(s => s.Direction != d && s.Flags.HasFlag(TcpFlags.Ack) && s.Time <= until)
+            .Select(s => (s.Time, Ack: Rel(s.Ack), Edge: Rel(s.Ack) + ((long)s.Window << (s.Flags.HasFlag(TcpFlags.Syn) ? 0 : scale)), s.Frame)).ToList();
+        var sacks = c.Segments.Where(s => s.Direction != d && s.Time <= until).SelectMany(s => s.Sacks.Select(b => (s.Time, L: Rel(b.Left), R: Rel(b.Right), s.Frame))).ToList();
+        var states = c.States.Where(s => s.Time <= until).ToList();
         int dataSegments = segs.Count(s => s.Length > 0), retransmissions = segs.Count(s => s.Length > 0 && s.Retransmission);
 
-        double t0 = c.Segments.Min(s => s.Time), t1 = c.Segments.Max(s => s.Time);
+        var times = c.Segments.Where(s => s.Time <= until).Select(s => s.Time).ToList();
+        double t0 = times.Min(), t1 = times.Max();
         if (t1 - t0 < 1e-6) t1 = t0 + 0.001;
         double pad = (t1 - t0) * 0.03;
         t0 -= pad; t1 += pad;
-        long y0 = Math.Min(0, segs.Min(s => Rel(s.Seq)));
-        long y1 = Math.Max(segs.Max(s => Rel(s.Seq) + s.Consumes), acks.Count > 0 ? acks.Max(a => a.Ack) : 0);
+        long y0 = Math.Min(0, drawn.Min(s => Rel(s.Seq)));
+        long y1 = Math.Max(drawn.Max(s => Rel(s.Seq) + s.Consumes), acks.Count > 0 ? acks.Max(a => a.Ack) : 0);
         if (sacks.Count > 0) y1 = Math.Max(y1, sacks.Max(s => s.R));
         long edge = acks.Count > 0 ? acks.Max(a => a.Edge) : y1;
         // A window far above the data would squash the data into a line: then the window line runs off the top.
@@ -86,7 +90,8 @@ internal static class TimeSequenceGraph
               .Append(Html.Escape("advertised window: the receiver's ACK plus the window it offers; the sender may send up to this line")).Append("</title></path>\n");
             sb.Append("<path class=\"ack-line\" fill=\"none\" stroke=\"").Append(AckColour).Append("\" stroke-width=\"2\" d=\"").Append(Steps(acks.Select(a => (a.Time, (double)a.Ack)), X, Y, Right)).Append("\"><title>")
               .Append(Html.Escape("ACK line: every byte below it has been acknowledged")).Append("</title></path>\n");
-            foreach (var a in acks)
+            // A dot per ACK while they are few enough to tell apart.
+            foreach (var a in acks.Count <= 2000 ? acks : [])
                 sb.Append("<circle class=\"ack\" cx=\"").Append(PageWriter.Num(X(a.Time))).Append("\" cy=\"").Append(PageWriter.Num(Y(a.Ack))).Append("\" r=\"2.5\" fill=\"").Append(AckColour).Append("\"><title>")
                   .Append(Html.Escape($"frame {Number(frames, a.Frame)}: ack {a.Ack}, window edge {a.Edge}")).Append("</title></circle>\n");
         }
@@ -127,7 +132,7 @@ internal static class TimeSequenceGraph
 
         // State changes along the time axis; a label goes on the first row where it overlaps no other.
         var rows = new List<List<(double From, double To)>>();
-        foreach (var (frame, time, change) in c.States)
+        foreach (var (frame, time, change) in states)
         {
             double x = X(time), width = change.Length * 6.2 + 6;
             // Near the right edge the label runs leftwards, so that it stays inside the picture.
@@ -155,7 +160,7 @@ internal static class TimeSequenceGraph
         }
         sb.Append("\n</svg></div>\n");
         if (capped)
-            sb.Append("<p class=\"cap\">").Append(Html.Escape($"This graph draws the first {maxSegments} of {segs.Count} segments of {name}.")).Append("</p>\n");
+            sb.Append("<p class=\"cap\">").Append(Html.Escape($"This graph draws the first {maxSegments} of {segs.Count} segments of {name} (the count in its title is of them all).")).Append("</p>\n");
         w.Write(sb);
     }
 

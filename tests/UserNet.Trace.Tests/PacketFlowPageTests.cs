@@ -6,6 +6,7 @@ using UserNet.Replay;
 using UserNet.TestSupport;
 using UserNet.Wire;
 using Xunit;
+using Xunit.Abstractions;
 
 namespace UserNet.Trace.Tests;
 
@@ -14,7 +15,7 @@ namespace UserNet.Trace.Tests;
 /// on the ladder in order, with the tcpdump line the text tools print; the TCP graphs' segments and retransmissions;
 /// the per-layer table; escaping; the ladder's cap; and what headless Chromium draws of it.
 /// </summary>
-public sealed partial class PacketFlowPageTests
+public sealed partial class PacketFlowPageTests(ITestOutputHelper output)
 {
     private static readonly Ipv4Subnet Stack = Ipv4Subnet.Parse("10.50.0.2/24");
 
@@ -269,6 +270,7 @@ public sealed partial class PacketFlowPageTests
         var clock = System.Diagnostics.Stopwatch.StartNew();
         var page = TracePage(records);
         clock.Stop();
+        output.WriteLine($"{records.Count} frames: the page took {clock.ElapsedMilliseconds} ms, {page.Length} characters");
         Assert.Contains("192.0.2.1.40000 &gt; 192.0.2.2.9: 20020 data segments, 20 retransmissions", page);
         Assert.Contains("This graph draws the first 4000 of 20021 segments", page);
         Assert.Equal((3999, 4), Graphs(page).Single().Value); // the first 4000: the SYN, 3995 segments and the 4 sent again

@@ -56,6 +56,21 @@ public sealed partial class PacketFlowPageTests(ITestOutputHelper output)
         Assert.Equal(Enumerable.Range(1, rows.Count).Select(n => (int?)n), rows.Select(r => r.Number));
     }
 
+    [Theory]
+    [InlineData("crafted")]
+    [InlineData("live")]
+    public void A_capture_no_stack_commented_on_shows_every_frame_with_the_line_tcpdump_itself_printed(string fixture)
+    {
+        // NAME.tcpdump-t.txt is tcpdump 4.99's own "tcpdump -n -t -r" output (Fixtures/make-expected.sh).
+        // A frame of an unknown type gets tcpdump's hex dump on lines of its own: the ladder's label has them on one line.
+        var expected = Regex.Replace(File.ReadAllText(Repo.Fixture(fixture + ".tcpdump-t.txt")), "\n(?=\t)", " ").TrimEnd('\n').Split('\n');
+        var page = TracePage(Repo.ReadAll(Repo.Fixture(fixture + ".pcap")));
+        Assert.Equal(expected, Rows(page).Select(r => r.Label).ToArray());
+        // No stack said which way a frame went: the table counts frames per layer, not in and out.
+        Assert.Contains("<tr><th>layer</th><th>frames</th><th>dropped</th></tr>", page);
+        Assert.Contains($"<tr class=\"total\"><td>all frames</td><td>{expected.Length}</td><td>0</td></tr>", page);
+    }
+
     [GeneratedRegex(@"^#(\d+) \+\d+\.\d{6} (.*)$", RegexOptions.Multiline)]
     private static partial Regex TranscriptFrame();
 

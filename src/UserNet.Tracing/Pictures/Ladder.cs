@@ -45,7 +45,7 @@ internal static class Ladder
             int x = LaneX(l);
             string name = lanes.Names[l];
             sb.Append("<text class=\"lane\" x=\"").Append(x).Append("\" y=\"20\" text-anchor=\"middle\">").Append(Html.Escape(name)).Append("</text>");
-            string role = name == lanes.Stack ? "the stack" : name == Lanes.Broadcast ? "(everyone)" : "";
+            string role = name == lanes.Stack ? "the stack" : name == Lanes.Broadcast ? "(everyone)" : name == "?" ? "(no address)" : "";
             if (role.Length > 0) sb.Append("<text class=\"decision\" x=\"").Append(x).Append("\" y=\"36\" text-anchor=\"middle\">").Append(role).Append("</text>");
             sb.Append("<line class=\"lane-line\" x1=\"").Append(x).Append("\" y1=\"").Append(Top - 12).Append("\" x2=\"").Append(x).Append("\" y2=\"").Append(height - 6).Append("\"/>\n");
         }

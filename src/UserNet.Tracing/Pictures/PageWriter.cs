@@ -115,7 +115,7 @@ internal static class Html
                 case '>': sb.Append("&gt;"); break;
                 case '"': sb.Append("&quot;"); break;
                 case '\'': sb.Append("&#39;"); break;
-                case '\n': sb.Append('\n'); break;
+                case '\n' or '\t': sb.Append(c); break;
                 // Control characters and lone surrogates have no place in a page; show that something was there.
                 case < ' ' or '\u007f': sb.Append('\uFFFD'); break;
                 default:
@@ -171,7 +171,7 @@ internal sealed class Lanes
         {
             var (from, to) = lanes.Ends(f);
             lanes.Add(from);
-            if (to == Broadcast) broadcast = true; else lanes.Add(to);
+            if (to == Broadcast) broadcast = true; else if (to != "?") lanes.Add(to);
         }
         if (broadcast) lanes.Add(Broadcast);
         return lanes;

@@ -195,3 +195,17 @@ internal static class StackLimitNames
         return values;
     }
 }
+
+/// <summary>Writes a page (<c>--html FILE</c>); a file that cannot be written is one line, exit 2.</summary>
+internal static class PageFile
+{
+    public static void Write(string path, Action<TextWriter> write)
+    {
+        try
+        {
+            using var w = new StreamWriter(File.Create(path), new System.Text.UTF8Encoding(encoderShouldEmitUTF8Identifier: false));
+            write(w);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException($"cannot write {path}: {e.Message}"); }
+    }
+}

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using UserNet.Capture;
+using UserNet.Pictures;
 using UserNet.Replay;
 using UserNet.Wire;
 
@@ -15,8 +16,9 @@ internal static class ReplayCommand
         var mac = new Option<MacAddress?>("--mac") { Description = "the stack's MAC (default: the one the capture gives the address)", CustomParser = StackArguments.ParseMac };
         var gateway = new Option<Ipv4Address?>("--gateway") { Description = "next hop for destinations off the prefix", CustomParser = StackArguments.ParseAddress };
         var output = new Option<string?>("--out") { Description = "write every frame the stack sent to FILE (pcapng, with decision comments)", HelpName = "FILE" };
+        var html = new Option<string?>("--html") { Description = "write a page picturing the flow to FILE (ladder diagram, TCP time-sequence graphs, per-layer table; self-contained HTML)", HelpName = "FILE" };
         var cmd = new Command("replay", "feed a capture's frames into a fresh stack and say what each layer saw, decided and sent");
-        cmd.Add(file); cmd.Add(ip); cmd.Add(mac); cmd.Add(gateway); cmd.Add(output);
+        cmd.Add(file); cmd.Add(ip); cmd.Add(mac); cmd.Add(gateway); cmd.Add(output); cmd.Add(html);
         cmd.SetAction(p =>
         {
             var path = p.GetValue(file)!;
@@ -42,6 +44,7 @@ internal static class ReplayCommand
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException($"cannot write {outPath}: {e.Message}"); }
             }
+            if (p.GetValue(html) is { } htmlPath) PageFile.Write(htmlPath, w => PacketFlowPage.Write(w, result, new PacketFlowOptions { Title = Path.GetFileName(path) }));
             if (damage is not null) throw new CliException($"{path}: {damage.Message} (after {records.Count} good packets)");
             return ExitCodes.Ok;
         });

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using UserNet.Capture;
 using UserNet.Devices;
+using UserNet.Pictures;
 using UserNet.Tracing;
 
 namespace UserNet.Cli;
@@ -26,14 +27,17 @@ internal static class TraceCommand
         var x2 = new Option<bool>("-xx") { Description = "hex dump including the link header" };
         var a1 = new Option<bool>("-X") { Description = "hex and ASCII dump from the network layer" };
         var a2 = new Option<bool>("-XX") { Description = "hex and ASCII dump including the link header" };
+        var html = new Option<string?>("--html") { Description = "with -r: also write a page picturing the flow to FILE (ladder diagram, TCP time-sequence graphs, per-layer table; self-contained HTML)", HelpName = "FILE" };
         var cmd = new Command("trace", "print packets as tcpdump -n does, from a capture file or a live interface");
-        foreach (var o in new Option[] { read, iface, write, count, numeric, link, verbose, t1, t2, t3, t4, t5, x1, x2, a1, a2 }) cmd.Add(o);
+        foreach (var o in new Option[] { read, iface, write, count, numeric, link, verbose, t1, t2, t3, t4, t5, x1, x2, a1, a2, html }) cmd.Add(o);
         cmd.SetAction(p =>
         {
             string? file = p.GetValue(read), name = p.GetValue(iface);
             if ((file is null) == (name is null)) throw new CliException("trace needs exactly one of -r FILE and -i IFACE");
             int? limit = p.GetValue(count);
             if (limit is <= 0) throw new CliException("-c must be 1 or more");
+            string? htmlPath = p.GetValue(html);
+            if (htmlPath is not null && file is null) throw new CliException("--html needs -r FILE: a page is drawn from a whole capture, not a live interface");
             var options = new TcpdumpOptions
             {
                 Verbose = p.GetValue(verbose) ? 1 : 0,
@@ -54,13 +58,18 @@ internal static class TraceCommand
             var formatter = new TcpdumpFormatter(options);
             var output = Console.Out;
             int seen = 0;
+            var records = htmlPath is null ? null : new List<CaptureRecord>();
             void Handle(CaptureRecord r)
             {
                 seen++;
+                records?.Add(r);
                 if (writer is not null) writer.Write(r);
                 else output.WriteLine(formatter.Format(r));
             }
-            return file is not null ? ReadFile(file, limit, Handle) : Capture(name!, limit, writer is not null, Handle);
+            if (file is null) return Capture(name!, limit, writer is not null, Handle);
+            int code = ReadFile(file, limit, Handle);
+            if (htmlPath is not null) PageFile.Write(htmlPath, w => PacketFlowPage.Write(w, records!, new PacketFlowOptions { Title = Path.GetFileName(file) }));
+            return code;
         });
         return cmd;
     }

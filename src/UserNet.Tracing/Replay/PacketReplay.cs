@@ -1,4 +1,5 @@
 using UserNet.Capture;
+using UserNet.Core;
 using UserNet.Wire;
 
 namespace UserNet.Replay;
@@ -18,7 +19,26 @@ public sealed record ReplayOptions
 }
 
 /// <summary>The outcome of a replay: the transcript and every frame the stack sent, with its decision as comment.</summary>
-public sealed record ReplayResult(string Transcript, IReadOnlyList<CaptureRecord> Sent, MacAddress Mac, string MacSource);
+public sealed record ReplayResult(string Transcript, IReadOnlyList<CaptureRecord> Sent, MacAddress Mac, string MacSource)
+{
+    /// <summary>
+    /// Every frame of the replay in the transcript's order, as a picture of the flow draws them: each frame of the
+    /// capture (with the replay stack's decision for a frame it received), and each frame this replay sent that the
+    /// recording does not show.
+    /// </summary>
+    public IReadOnlyList<ReplayFrame> Frames { get; init; } = [];
+}
+
+/// <summary>One frame of a replay, with what the replayed stack made of it.</summary>
+/// <param name="Record">The frame, its time on the capture's clock, and its recorded comment if any.</param>
+/// <param name="Number">Its number in the capture (from 1), or null for a frame only this replay sent.</param>
+/// <param name="FromStack">Sent by the stack (the recorded one or this replay), rather than received from a peer.</param>
+/// <param name="Summary">Its tcpdump line, as the transcript shows it.</param>
+/// <param name="Layer">The layer whose decision ended a received frame's way, or the layer that sent a frame.</param>
+/// <param name="Decision">The stack's decision (<c>ip checksum bad -> drop</c>) or what a sent frame is (<c>tcp retransmission</c>).</param>
+/// <param name="Dropped">The stack dropped the frame.</param>
+/// <param name="Note">What else the transcript says of it: whether this replay sent the same frame, or that the recorded stack decided otherwise.</param>
+public sealed record ReplayFrame(CaptureRecord Record, int? Number, bool FromStack, string Summary, Layer Layer, string Decision, bool Dropped, string? Note);
 
 /// <summary>
 /// Feeds each frame of a capture into a fresh stack, on the capture's own clock, and says in plain words what each

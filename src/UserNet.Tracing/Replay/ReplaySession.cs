@@ -32,6 +32,10 @@ internal sealed class ReplaySession : IDisposable
     private readonly TcpdumpFormatter _summary = new(new TcpdumpOptions { Timestamps = TimestampStyle.None });
     private readonly StringBuilder _sb = new();
     private readonly List<CaptureRecord> _sent = new();
+    /// <summary>The frames of the replay as the packet-flow page draws them: the capture's, and the replay's own.</summary>
+    private readonly List<FrameEntry> _frames = new();
+    /// <summary>The entry of each frame this replay sent, to mark it when a recorded frame turns out to be the same.</summary>
+    private readonly Dictionary<CaptureRecord, FrameEntry> _sentEntries = new(ReferenceEqualityComparer.Instance);
     /// <summary>Sent by this replay, not yet matched with a recorded frame of ours.</summary>
     private readonly List<CaptureRecord> _pending = new();
     /// <summary>Recorded echo requests of a ping client that the replay has issued.</summary>
@@ -121,7 +125,11 @@ internal sealed class ReplaySession : IDisposable
         if (_recording && _pending.Count > 0)
             _sb.Append("replay: ").Append(_pending.Count).Append(_pending.Count == 1 ? " frame" : " frames")
               .Append(" this replay sent did not appear in the recording\n");
-        return new ReplayResult(_sb.ToString(), _sent, _mac, _macSource);
+        return new ReplayResult(_sb.ToString(), _sent, _mac, _macSource)
+        {
+            Frames = _frames.Where(f => !f.Matched)
+                .Select(f => new ReplayFrame(f.Record, f.Number, f.FromStack, f.Summary, f.Layer, f.Decision, f.Dropped, f.Note)).ToArray(),
+        };
     }
 
     /// <summary>Frame <paramref name="i"/>: the timers due before it, then the frame itself.</summary>
@@ -132,14 +140,18 @@ internal sealed class ReplaySession : IDisposable
         if (time < _now) time = _now;
         _sb.Append('\n');
         RunTimersUntil(time, r.Timestamp);
-        _sb.Append('#').Append(i + 1).Append(' ').Append(Seconds(r.Timestamp - _first)).Append(' ').Append(_summary.Format(r).Replace("\n", "\n    ")).Append('\n');
+        string summary = _summary.Format(r);
+        _sb.Append('#').Append(i + 1).Append(' ').Append(Seconds(r.Timestamp - _first)).Append(' ').Append(summary.Replace("\n", "\n    ")).Append('\n');
+        var entry = new FrameEntry(r, i + 1, summary);
+        _frames.Add(entry);
         if (r.LinkType != LinkTypes.Ethernet)
         {
-            _sb.Append("    not an ethernet frame (link type ").Append(r.LinkType).Append("): not fed to the stack\n");
+            entry.Decision = $"not an ethernet frame (link type {r.LinkType}): not fed to the stack";
+            _sb.Append("    ").Append(entry.Decision).Append('\n');
             return;
         }
-        if (CaptureForensics.IsFromUs(r, _mac)) Compare(i, time);
-        else Feed(r, time);
+        if (CaptureForensics.IsFromUs(r, _mac)) Compare(i, time, entry);
+        else Feed(r, time, entry);
     }
 
     /// <summary>Timers first, on the capture's clock, each at its own deadline: ARP retries and expiry, TCP
@@ -167,7 +179,7 @@ internal sealed class ReplaySession : IDisposable
     /// A frame the recorded stack sent (usernet up --pcap records both ways): feeding it back would only show the stack
     /// ignoring itself. Say instead whether this replay sent the same frame.
     /// </summary>
-    private void Compare(int i, TimeSpan time)
+    private void Compare(int i, TimeSpan time, FrameEntry entry)
     {
         var r = _records[i];
         int match = CaptureForensics.Match(_pending, r.Data);
@@ -188,18 +200,33 @@ internal sealed class ReplaySession : IDisposable
         // step at a time, until they send the same frame or have nothing left to do.
         while (match < 0 && _services && RunServices(r.Timestamp))
             match = CaptureForensics.Match(_pending, r.Data);
-        _sb.Append("    sent by the stack in the recording").Append(r.Comment is { } c ? $" ({c})" : "");
-        if (match < 0) _sb.Append("; this replay did not send it\n");
-        else if (CaptureForensics.SameIgnoringIpIdentification(_pending[match].Data, r.Data)) _sb.Append("; this replay sent the same frame\n");
+        int noteStart = _sb.Append("    ").Length;
+        _sb.Append("sent by the stack in the recording").Append(r.Comment is { } c ? $" ({c})" : "");
+        if (match < 0) _sb.Append("; this replay did not send it");
+        else if (CaptureForensics.SameIgnoringIpIdentification(_pending[match].Data, r.Data)) _sb.Append("; this replay sent the same frame");
         else
             _sb.Append("; this replay sent the same segment but for its window (").Append(CaptureForensics.TcpWindowField(_pending[match].Data))
               .Append(" here, ").Append(CaptureForensics.TcpWindowField(r.Data))
-              .Append(" recorded: the window counts what the application had read, and the recorded one ran on its own thread)\n");
+              .Append(" recorded: the window counts what the application had read, and the recorded one ran on its own thread)");
+        entry.Note = _sb.ToString(noteStart, _sb.Length - noteStart);
+        _sb.Append('\n');
+        entry.FromStack = true;
+        if (match >= 0 && _sentEntries.TryGetValue(_pending[match], out var sent))
+        {
+            // The replay's own frame and the recorded one are the same: the page draws the recorded one, with the replay's decision.
+            sent.Matched = true;
+            (entry.Layer, entry.Decision) = (sent.Layer, sent.Decision);
+        }
+        else
+        {
+            entry.Layer = FrameLayers.Top(r);
+            entry.Decision = r.Comment?.StartsWith("tx: ", StringComparison.Ordinal) == true ? r.Comment[4..] : "sent by the recorded stack";
+        }
         if (match >= 0) _pending.RemoveAt(match);
     }
 
     /// <summary>A frame from the peer: into the stack, then what each layer saw, what the stack decided and sent.</summary>
-    private void Feed(CaptureRecord r, TimeSpan time)
+    private void Feed(CaptureRecord r, TimeSpan time, FrameEntry entry)
     {
         var frame = (byte[])r.Data.Clone(); // the stack may work in place; the capture stays as read
         _sink.Reassembled = null;
@@ -210,10 +237,14 @@ internal sealed class ReplaySession : IDisposable
         foreach (var line in LayerNarrator.Lines(r.Data, decidedAt, _mac, _ip, reassembled)) _sb.Append("    ").Append(line).Append('\n');
         string decision = string.IsNullOrEmpty(received?.Decision) ? "no decision recorded" : received!.Decision;
         _sb.Append("    => ").Append(StackCounters.LayerName(decidedAt)).Append(": ").Append(decision).Append('\n');
+        (entry.Layer, entry.Decision, entry.Dropped) = (decidedAt, decision, FrameLayers.IsDrop(decision));
         // A capture made by usernet up --pcap says what the recorded stack decided; a different decision now is worth a
         // learner's (and a reviewer's) attention.
         if (r.Comment is { } recorded && recorded.StartsWith("rx: ", StringComparison.Ordinal) && recorded[4..] != decision)
-            _sb.Append("    (the recorded stack decided otherwise: ").Append(recorded[4..]).Append(")\n");
+        {
+            entry.Note = $"the recorded stack decided otherwise: {recorded[4..]}";
+            _sb.Append("    (").Append(entry.Note).Append(")\n");
+        }
         foreach (var e in _sink.Events.Where(e => e.Direction == FrameDirection.Sent))
             _pending.Add(AppendSent(e, r.Timestamp, ""));
         if (!_recording && _services)
@@ -242,7 +273,11 @@ internal sealed class ReplaySession : IDisposable
     {
         var record = CaptureRecord.Ethernet(timestamp, e.Frame, PcapNgRecorder.Comment(FrameDirection.Sent, e.Decision));
         _sent.Add(record);
-        _sb.Append("    ").Append(prefix).Append("sent: ").Append(_summary.Format(record)).Append("  (").Append(e.Decision).Append(")\n");
+        string summary = _summary.Format(record);
+        _sb.Append("    ").Append(prefix).Append("sent: ").Append(summary).Append("  (").Append(e.Decision).Append(")\n");
+        var entry = new FrameEntry(record, null, summary) { FromStack = true, Layer = e.Layer, Decision = e.Decision, Note = "sent by this replay" };
+        _frames.Add(entry);
+        _sentEntries[record] = entry;
         return record;
     }
 
@@ -250,6 +285,20 @@ internal sealed class ReplaySession : IDisposable
         "+" + (nanos / 1_000_000_000).ToString(CultureInfo.InvariantCulture) + "." + (nanos % 1_000_000_000 / 1000).ToString("D6", CultureInfo.InvariantCulture);
 
     public void Dispose() => _stack.Dispose();
+
+    /// <summary>One frame on its way to <see cref="ReplayResult.Frames"/>; a frame this replay sent is left out when the recording shows it.</summary>
+    private sealed class FrameEntry(CaptureRecord record, int? number, string summary)
+    {
+        public CaptureRecord Record { get; } = record;
+        public int? Number { get; } = number;
+        public string Summary { get; } = summary;
+        public bool FromStack { get; set; }
+        public Layer Layer { get; set; }
+        public string Decision { get; set; } = "";
+        public bool Dropped { get; set; }
+        public string? Note { get; set; }
+        public bool Matched { get; set; }
+    }
 
     private sealed record FrameEvent(FrameDirection Direction, byte[] Frame, Layer Layer, string Decision);
 

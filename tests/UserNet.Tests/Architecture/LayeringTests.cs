@@ -40,6 +40,7 @@ public sealed class LayeringTests
         ["Capture"] = ["Core", "Wire"],
         ["Tracing"] = ["Capture", "Core", "Wire"],
         ["Replay"] = ["Tracing", "Capture", "Services", "Stack", "Tcp", "Icmp", "Core", "Wire"],
+        ["Pictures"] = ["Replay", "Tracing", "Capture", "Core", "Wire"],
     };
 
     public static TheoryData<string> Namespaces() => new(Allowed.Keys);

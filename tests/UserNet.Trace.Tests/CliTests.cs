@@ -21,7 +21,7 @@ public sealed class CliTests
     [InlineData("exactly one of -r FILE and -i IFACE", "trace", "-r", "a.pcap", "-i", "eth0")]
     [InlineData("no such file", "trace", "-r", "/nonexistent/x.pcap")]
     [InlineData("-c must be 1 or more", "trace", "-c", "0", "-r", "x.pcap")]
-    [InlineData("--ip", "replay", "x.pcap")]
+    [InlineData("no such file", "replay", "x.pcap")]
     [InlineData("not an IPv4 address", "replay", "x.pcap", "--ip", "10.0.0.300/24")]
     [InlineData("no such file", "replay", "/nonexistent/x.pcap", "--ip", "10.0.0.2/24")]
     [InlineData("not a pcap or pcapng file", "trace", "-r", "/proc/self/cmdline")]

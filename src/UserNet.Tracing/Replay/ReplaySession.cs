@@ -100,8 +100,12 @@ internal sealed class ReplaySession : IDisposable
     public ReplayResult Run()
     {
         var records = _records;
-        _sb.Append("replay: stack ").Append(_options.Address.ToString()).Append(" mac ").Append(_mac.ToString()).Append(" (").Append(_macSource).Append("), ")
-          .Append(records.Count).Append(records.Count == 1 ? " frame" : " frames").Append('\n');
+        if (_options.AddressSource is { } why)
+            _sb.Append("replay: the stack is ").Append(_options.Address.ToString()).Append(" mac ").Append(_mac.ToString())
+              .Append(" (").Append(why).Append("; mac ").Append(_macSource).Append("), ");
+        else
+            _sb.Append("replay: stack ").Append(_options.Address.ToString()).Append(" mac ").Append(_mac.ToString()).Append(" (").Append(_macSource).Append("), ");
+        _sb.Append(records.Count).Append(records.Count == 1 ? " frame" : " frames").Append('\n');
         if (_services && records.Any(r => CaptureForensics.IsUdpOrTcp(r.Data)))
             _sb.Append("replay: the stack serves echo (port 7) and discard (port 9) over udp and tcp, as usernet up does; the services run ")
               .Append(_recording ? "when the recording shows the recorded ones ran (when it shows the stack sending what this replay has not yet)\n" : "after each frame\n");

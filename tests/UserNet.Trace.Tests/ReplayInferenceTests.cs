@@ -1,0 +1,137 @@
+using UserNet.TestSupport;
+using UserNet.Capture;
+using UserNet.Replay;
+using UserNet.Wire;
+using Xunit;
+
+namespace UserNet.Trace.Tests;
+
+/// <summary>usernet replay FILE with no --ip: the capture says which host the stack was, or the replay says it cannot tell.</summary>
+public sealed class ReplayInferenceTests
+{
+    private static readonly MacAddress MacA = MacAddress.Parse("02:00:00:00:0a:01"), MacB = MacAddress.Parse("02:00:00:00:0b:02");
+    private static readonly Ipv4Address IpA = Ipv4Address.Parse("10.60.0.1"), IpB = Ipv4Address.Parse("10.60.0.2");
+
+    public static TheoryData<string> Captures() => RecorderAndReplayTests.Captures();
+
+    /// <summary>
+    /// Every capture in captures/: with no --ip the replay finds 10.50.0.2 (the stack's, in every one of them) and its
+    /// transcript is the --ip 10.50.0.2/24 one but for the header line, which says why.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Captures))]
+    public void Without_ip_every_capture_replays_as_with_the_right_ip_but_for_the_header_line(string name)
+    {
+        var records = Repo.ReadAll(Path.Combine(Repo.Captures, name + ".pcapng"));
+        var inferred = PacketReplay.InferStack(records);
+        var expectedIp = name.StartsWith("two-linux-hosts", StringComparison.Ordinal) ? "10.51.0.2/24" : "10.50.0.2/24";
+        Assert.Equal(Ipv4Subnet.Parse(expectedIp), inferred.Address);
+        Assert.Empty(inferred.Candidates);
+        var given = PacketReplay.Run(records, new ReplayOptions { Address = Ipv4Subnet.Parse(expectedIp) });
+        var found = PacketReplay.Run(records, new ReplayOptions { Address = inferred.Address!.Value, AddressSource = inferred.Reason });
+        var g = Repo.Lines(given.Transcript);
+        var f = Repo.Lines(found.Transcript);
+        Assert.Equal(g[1..], f[1..]);
+        Assert.StartsWith($"replay: the stack is {expectedIp} mac ", f[0]);
+        Assert.Contains("prefix /24 assumed", f[0]);
+        Assert.Contains(name.StartsWith("two-linux-hosts", StringComparison.Ordinal) ? "the host that answers" : "from the recorded stack's comments", f[0]);
+    }
+
+    [Fact]
+    public void A_capture_without_comments_takes_the_host_that_answers_arp_and_echo_requests()
+    {
+        // live.pcap is two kernels: 10.88.0.1 asks for 10.88.0.2 and pings it; 10.88.0.2 answers.
+        var inferred = PacketReplay.InferStack(Repo.ReadAll(Repo.Fixture("live.pcap")));
+        Assert.Equal(Ipv4Subnet.Parse("10.88.0.2/24"), inferred.Address);
+        Assert.StartsWith("the host that answers ARP for 10.88.0.2, echo requests", inferred.Reason);
+        Assert.EndsWith("; prefix /24 assumed", inferred.Reason);
+    }
+
+    private static List<CaptureRecord> BothAnswerPings() =>
+    [
+        CaptureRecord.Ethernet(1_000_000_000, Frames.EchoRequest(MacB, MacA, IpA, IpB, 1, 1, Frames.PingData())),
+        CaptureRecord.Ethernet(1_001_000_000, Frames.Ipv4(MacA, MacB, IpB, IpA, IpProtocol.Icmp, Frames.IcmpEcho(IcmpType.EchoReply, 1, 1, Frames.PingData()))),
+        CaptureRecord.Ethernet(2_000_000_000, Frames.EchoRequest(MacA, MacB, IpB, IpA, 2, 1, Frames.PingData())),
+        CaptureRecord.Ethernet(2_001_000_000, Frames.Ipv4(MacB, MacA, IpA, IpB, IpProtocol.Icmp, Frames.IcmpEcho(IcmpType.EchoReply, 2, 1, Frames.PingData()))),
+    ];
+
+    [Fact]
+    public void Two_hosts_that_both_answer_are_named_as_candidates()
+    {
+        var inferred = PacketReplay.InferStack(BothAnswerPings());
+        Assert.Null(inferred.Address);
+        Assert.Equal([IpA, IpB], inferred.Candidates);
+        // No answers at all: every host seen is a candidate.
+        var requestsOnly = PacketReplay.InferStack([BothAnswerPings()[0], BothAnswerPings()[2]]);
+        Assert.Null(requestsOnly.Address);
+        Assert.Equal([IpA, IpB], requestsOnly.Candidates);
+    }
+
+    [Fact]
+    public void Cli_without_ip_replays_a_capture_made_by_usernet_up()
+    {
+        var path = Path.Combine(Repo.Captures, "arp-and-ping.pcapng");
+        var r = Shell.Usernet("replay", path);
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal("", r.Stderr);
+        var expected = Repo.Lines(File.ReadAllText(Path.Combine(Repo.Captures, "arp-and-ping.replay.txt")));
+        var got = Repo.Lines(r.Stdout);
+        Assert.Equal("replay: the stack is 10.50.0.2/24 mac 02:00:00:00:00:02 (from the recorded stack's comments: its \"tx:\" frames come from 10.50.0.2; prefix /24 assumed; mac taken from frame 1, arp sender), 7 frames", got[0]);
+        Assert.Equal(expected[1..], got[1..]);
+    }
+
+    [Fact]
+    public void Cli_that_cannot_tell_names_the_candidates_in_one_line_and_exits_2()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"usernet-{Guid.NewGuid():N}.pcapng");
+        try
+        {
+            using (var w = new PcapNgWriter(File.Create(path)))
+                foreach (var rec in BothAnswerPings()) w.Write(rec);
+            var r = Shell.Usernet("replay", path);
+            Assert.Equal(2, r.ExitCode);
+            Assert.Equal("usernet replay: cannot tell which host is the stack: 10.60.0.1, 10.60.0.2; give --ip\n", r.Stderr.Replace("\r\n", "\n"));
+            Assert.Equal("", r.Stdout);
+            // Told, it replays.
+            Assert.Equal(0, Shell.Usernet("replay", path, "--ip", "10.60.0.2/24").ExitCode);
+        }
+        finally { File.Delete(path); }
+    }
+
+    [Fact]
+    public void Cli_with_an_ip_no_frame_has_warns_and_goes_on()
+    {
+        var path = Path.Combine(Repo.Captures, "arp-and-ping.pcapng");
+        var r = Shell.Usernet("replay", path, "--ip", "10.9.9.9/24");
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal($"usernet replay: warning: 10.9.9.9 appears in no frame of {path}; every frame will be \"not for us\"\n", r.Stderr.Replace("\r\n", "\n"));
+        Assert.StartsWith("replay: stack 10.9.9.9/24 ", r.Stdout);
+        Assert.Contains("#7 ", r.Stdout);
+        // The right one draws no warning.
+        Assert.Equal("", Shell.Usernet("replay", path, "--ip", "10.50.0.2/24").Stderr);
+    }
+
+    /// <summary>The usage line, every subcommand's help and System.CommandLine's own errors say usernet, the command's name.</summary>
+    [Fact]
+    public void Help_and_errors_say_usernet_not_the_assembly_name()
+    {
+        var root = Shell.Usernet("--help");
+        Assert.Equal(0, root.ExitCode);
+        Assert.Contains("\n  usernet [command] [options]\n", root.Stdout.Replace("\r\n", "\n"));
+        Assert.DoesNotContain("UserNet.Cli", root.Stdout);
+        foreach (var sub in new[] { "up", "ping", "demo", "nc", "iperf3", "trace", "replay" })
+        {
+            var h = Shell.Usernet(sub, "--help");
+            Assert.Equal(0, h.ExitCode);
+            Assert.Contains($"\n  usernet {sub}", h.Stdout.Replace("\r\n", "\n"));
+            Assert.DoesNotContain("UserNet.Cli", h.Stdout + h.Stderr);
+        }
+        var bad = Shell.Usernet("bogus");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.StartsWith("usernet: Unrecognized command or argument 'bogus'.", bad.Stderr);
+        var badOption = Shell.Usernet("replay", "x.pcap", "--nosuch");
+        Assert.Equal(2, badOption.ExitCode);
+        Assert.StartsWith("usernet replay: Unrecognized command or argument '--nosuch'.", badOption.Stderr);
+        Assert.DoesNotContain("UserNet.Cli", bad.Stderr + badOption.Stderr);
+    }
+}

@@ -24,17 +24,17 @@ public sealed class ReplayInferenceTests
     {
         var records = Repo.ReadAll(Path.Combine(Repo.Captures, name + ".pcapng"));
         var inferred = PacketReplay.InferStack(records);
-        var expectedIp = name.StartsWith("two-linux-hosts", StringComparison.Ordinal) ? "10.51.0.2/24" : "10.50.0.2/24";
-        Assert.Equal(Ipv4Subnet.Parse(expectedIp), inferred.Address);
+        var expectedIp = RecorderAndReplayTests.StackAddress(name);
+        Assert.Equal(expectedIp, inferred.Address);
         Assert.Empty(inferred.Candidates);
-        var given = PacketReplay.Run(records, new ReplayOptions { Address = Ipv4Subnet.Parse(expectedIp) });
+        var given = PacketReplay.Run(records, new ReplayOptions { Address = expectedIp });
         var found = PacketReplay.Run(records, new ReplayOptions { Address = inferred.Address!.Value, AddressSource = inferred.Reason });
         var g = Repo.Lines(given.Transcript);
         var f = Repo.Lines(found.Transcript);
         Assert.Equal(g[1..], f[1..]);
         Assert.StartsWith($"replay: the stack is {expectedIp} mac ", f[0]);
         Assert.Contains("prefix /24 assumed", f[0]);
-        Assert.Contains(name.StartsWith("two-linux-hosts", StringComparison.Ordinal) ? "the host that answers" : "from the recorded stack's comments", f[0]);
+        Assert.Contains(name == "two-linux-hosts" ? "(the host that answers ARP for 10.51.0.2 and connection requests; " : "(from the recorded stack's comments: its \"tx:\" frames come from 10.50.0.2; ", f[0]);
     }
 
     [Fact]
@@ -133,5 +133,26 @@ public sealed class ReplayInferenceTests
         Assert.Equal(2, badOption.ExitCode);
         Assert.StartsWith("usernet replay: Unrecognized command or argument '--nosuch'.", badOption.Stderr);
         Assert.DoesNotContain("UserNet.Cli", bad.Stderr + badOption.Stderr);
+    }
+
+    /// <summary>
+    /// What each TCP capture is there to teach is in its replay, done by the replay's own stack (a "sent:" line or a
+    /// decision), not only recorded: a re-recording or a change of the stack that loses the lesson fails here.
+    /// </summary>
+    [Theory]
+    [InlineData("tcp-client-nc", "the client asks the stack to connect from port ", "=> tcp: tcp syn-ack -> ESTABLISHED (SYN-SENT -> ESTABLISHED)", "(tx: tcp syn); this replay sent the same frame")]
+    [InlineData("tcp-client-nc", "the client writes 22 bytes: \"hello from usernet nc\\n\"", "the client reads 27 bytes: \"hello back from the kernel\\n\"", "=> tcp: tcp fin -> TIME-WAIT (FIN-WAIT-2 -> TIME-WAIT)")]
+    [InlineData("tcp-reset", "=> tcp: tcp rst -> connection reset (ESTABLISHED -> CLOSED)", "is gone (ConnectionReset)", "the tcp echo service reads 17 bytes")]
+    [InlineData("tcp-out-of-order-sack", "=> tcp: tcp data out of order -> held, duplicate ack", "sack 1 {1001:1501}], length 0  (tcp ack (duplicate, for out-of-order data))", "=> tcp: tcp data fills a gap -> delivered with held data")]
+    [InlineData("tcp-sack-two-holes", "sack 2 {5793:7241}{2897:4345}", "sent: IP 10.50.0.2.7 > 10.50.0.1.40014: Flags [.], seq 1449:2897, ack 7241", "sent: IP 10.50.0.2.7 > 10.50.0.1.40014: Flags [.], seq 4345:5793, ack 7241")]
+    [InlineData("tcp-tail-loss-probe", "length 1448  (tcp tail loss probe (last segment again))", "-> hole at 2897 marked lost -> retransmit", "(tx: tcp retransmission (rack: lost by time)); this replay sent the same frame")]
+    [InlineData("tcp-syn-cookie", "=> tcp: tcp syn while the listener's queue is full -> syn cookie sent, no state kept", "(tx: tcp syn-ack (syn cookie)); this replay sent the same frame", "=> tcp: tcp ack validates a syn cookie -> ESTABLISHED (LISTEN -> ESTABLISHED)")]
+    [InlineData("two-linux-hosts", "=> tcp: tcp syn to a listener -> SYN-RECEIVED, syn-ack (LISTEN -> SYN-RECEIVED)", "the tcp echo service reads 47 bytes from 10.51.0.1:40017 and writes them back", "=> tcp: tcp ack of our fin -> CLOSED (LAST-ACK -> CLOSED)")]
+    public void Each_tcp_capture_replays_what_it_teaches(string name, params string[] expected)
+    {
+        var records = Repo.ReadAll(Path.Combine(Repo.Captures, name + ".pcapng"));
+        var t = PacketReplay.Run(records, new ReplayOptions { Address = RecorderAndReplayTests.StackAddress(name) }).Transcript;
+        foreach (var e in expected) Assert.Contains(e, t);
+        Assert.DoesNotContain("checksum BAD", t);
     }
 }

@@ -60,6 +60,24 @@ internal static class CaptureForensics
         return (sack, ts, offsets);
     }
 
+    /// <summary>The recorder's comment on a SYN-ACK whose ISN is a SYN cookie (the words of the stack's decision).</summary>
+    internal const string SynCookieComment = "tx: tcp syn-ack (syn cookie)";
+
+    /// <summary>How many connections the recorded stack opened itself: SYNs (without ACK) it sent, one per 4-tuple.</summary>
+    internal static int RecordedClientConnections(IReadOnlyList<CaptureRecord> records, MacAddress mac, Ipv4Address ip)
+    {
+        var opened = new HashSet<(ushort, Ipv4Address, ushort)>();
+        foreach (var r in records)
+        {
+            if (r.LinkType != LinkTypes.Ethernet || !IsFromUs(r, mac) || !IsUdpOrTcp(r.Data)) continue;
+            var copy = (byte[])r.Data.Clone();
+            Ipv4Header.TryParse(copy.AsSpan(14), out var h);
+            if (h.Protocol == IpProtocol.Tcp && h.Source == ip && TcpSegment.TryParse(h.Payload, out var seg) && seg.Has(TcpFlags.Syn) && !seg.Has(TcpFlags.Ack))
+                opened.Add((seg.SourcePort, h.Destination, seg.DestinationPort));
+        }
+        return opened.Count;
+    }
+
     /// <summary>An unfragmented (or first-fragment) IPv4 datagram carrying UDP or TCP.</summary>
     internal static bool IsUdpOrTcp(byte[] f)
     {

@@ -37,6 +37,38 @@ public sealed class ReplayInferenceTests
         Assert.Contains(name == "two-linux-hosts" ? "(the host that answers ARP for 10.51.0.2 and connection requests; " : "(from the recorded stack's comments: its \"tx:\" frames come from 10.50.0.2; ", f[0]);
     }
 
+    /// <summary>
+    /// A capture whose section comment states the stack (usernet up --pcap writes <c>usernet stack A.B.C.D/N</c>)
+    /// gives its prefix too: nothing is assumed, and the statement wins over the frames.
+    /// </summary>
+    [Fact]
+    public void A_section_comment_that_states_the_stack_gives_address_and_prefix()
+    {
+        var records = Repo.ReadAll(Path.Combine(Repo.Captures, "arp-and-ping.pcapng"));
+        var path = Path.Combine(Path.GetTempPath(), $"usernet-{Guid.NewGuid():N}.pcapng");
+        try
+        {
+            using (var w = new PcapNgWriter(File.Create(path), comment: "usernet stack 10.50.0.2/16"))
+                foreach (var r in records) w.Write(r);
+            using (var reader = (PcapNgReader)CaptureFile.Open(path))
+            {
+                Assert.NotNull(reader.Read());
+                Assert.Equal("usernet stack 10.50.0.2/16", reader.SectionComment);
+            }
+            var inferred = PacketReplay.InferStack(Repo.ReadAll(path), "usernet stack 10.50.0.2/16");
+            Assert.Equal(Ipv4Subnet.Parse("10.50.0.2/16"), inferred.Address);
+            Assert.Equal("from the recorded stack's comments: the capture says \"usernet stack 10.50.0.2/16\"", inferred.Reason);
+            // A comment that states nothing, or nonsense, falls back to the frames.
+            Assert.Equal(Ipv4Subnet.Parse("10.50.0.2/24"), PacketReplay.InferStack(records, "usernet stack 10.50.0.300/99").Address);
+            Assert.Equal(Ipv4Subnet.Parse("10.50.0.2/24"), PacketReplay.InferStack(records, "recorded on a Tuesday").Address);
+
+            var cli = Shell.Usernet("replay", path);
+            Assert.Equal(0, cli.ExitCode);
+            Assert.StartsWith("replay: the stack is 10.50.0.2/16 mac 02:00:00:00:00:02 (from the recorded stack's comments: the capture says \"usernet stack 10.50.0.2/16\"; mac taken from frame 1, arp sender), 7 frames\n", cli.Stdout);
+        }
+        finally { File.Delete(path); }
+    }
+
     [Fact]
     public void A_capture_without_comments_takes_the_host_that_answers_arp_and_echo_requests()
     {

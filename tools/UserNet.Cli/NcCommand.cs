@@ -46,7 +46,7 @@ internal static class NcCommand
                 remote = new IPEndPoint(addr.ToIPAddress(), port0.Value);
             }
             using var device = args.OpenTap(p);
-            using var recorder = PcapOption.OpenRecorder(p.GetValue(pcap)); // disposed after the host: every frame is in the file
+            using var recorder = PcapOption.OpenRecorder(p.GetValue(pcap), p.GetValue(args.Ip)); // disposed after the host: every frame is in the file
             var options = args.BuildOptions(p, device.Mtu, device.Name, recorder);
             var (stop, regs) = Signals.OnTermination();
             using var _ = regs;

@@ -22,16 +22,18 @@ internal static class ReplayCommand
             var path = p.GetValue(file)!;
             var records = new List<CaptureRecord>();
             CaptureFormatException? damage = null;
+            string? section = null;
             try
             {
                 using var reader = CaptureFile.Open(path);
                 while (reader.Read() is { } r) records.Add(r);
+                section = (reader as PcapNgReader)?.SectionComment;
             }
             catch (FileNotFoundException) { throw new CliException($"{path}: no such file"); }
             catch (DirectoryNotFoundException) { throw new CliException($"{path}: no such file"); }
             catch (UnauthorizedAccessException) { throw new CliException($"{path}: permission denied"); }
             catch (CaptureFormatException e) { damage = e; } // replay the good frames before the damage, then report it
-            if (StackAddress(records, p.GetResult(ip) is null ? null : p.GetValue(ip), path) is not var (address, why)) return ExitCodes.Error;
+            if (StackAddress(records, section, p.GetResult(ip) is null ? null : p.GetValue(ip), path) is not var (address, why)) return ExitCodes.Error;
             var result = PacketReplay.Run(records, new ReplayOptions { Address = address, AddressSource = why, Mac = p.GetValue(mac), Gateway = p.GetValue(gateway) });
             Console.Out.Write(result.Transcript);
             if (p.GetValue(output) is { } outPath)
@@ -53,7 +55,7 @@ internal static class ReplayCommand
     /// The stack's address: the one given (with a warning when no frame has it, since every frame will then be "not for
     /// us"), or the one the capture shows, with why. Null, after one line naming the candidates, when it does not tell.
     /// </summary>
-    private static (Ipv4Subnet Address, string? Why)? StackAddress(List<CaptureRecord> records, Ipv4Subnet? given, string path)
+    private static (Ipv4Subnet Address, string? Why)? StackAddress(List<CaptureRecord> records, string? section, Ipv4Subnet? given, string path)
     {
         if (given is { } g)
         {
@@ -61,7 +63,7 @@ internal static class ReplayCommand
                 Console.Error.WriteLine($"usernet replay: warning: {g.Address} appears in no frame of {path}; every frame will be \"not for us\"");
             return (g, null);
         }
-        var inferred = PacketReplay.InferStack(records);
+        var inferred = PacketReplay.InferStack(records, section);
         if (inferred.Address is { } a) return (a, inferred.Reason);
         Console.Error.WriteLine(inferred.Candidates.Count == 0
             ? $"usernet replay: cannot tell which host is the stack: {path} shows no IPv4 host; give --ip"

@@ -252,6 +252,24 @@ internal static class CaptureForensics
         return (null, "", [.. seen]);
     }
 
+    /// <summary>What <c>usernet up --pcap</c> writes as the capture's section comment: <c>usernet stack A.B.C.D/N</c>.</summary>
+    internal const string StackCommentPrefix = "usernet stack ";
+
+    /// <summary>The stack's address and prefix a section comment states (<see cref="StackCommentPrefix"/>), or null.</summary>
+    internal static Ipv4Subnet? StatedStack(string? sectionComment)
+    {
+        if (sectionComment is null) return null;
+        foreach (var line in sectionComment.Split('\n'))
+        {
+            if (!line.StartsWith(StackCommentPrefix, StringComparison.Ordinal)) continue;
+            var word = line[StackCommentPrefix.Length..].Split(' ')[0];
+            int slash = word.IndexOf('/');
+            if (slash > 0 && Ipv4Address.TryParse(word[..slash], out var a) && int.TryParse(word[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n is >= 0 and <= 32)
+                return new Ipv4Subnet(a, n);
+        }
+        return null;
+    }
+
     /// <summary>Whether <paramref name="ip"/> is a source, destination, ARP sender or ARP target in any frame.</summary>
     internal static bool Mentions(IReadOnlyList<CaptureRecord> records, Ipv4Address ip)
     {

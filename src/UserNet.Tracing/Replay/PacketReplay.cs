@@ -46,13 +46,17 @@ public static class PacketReplay
     public static readonly MacAddress DefaultMac = MacAddress.Parse("02:00:00:00:00:01");
 
     /// <summary>
-    /// Which host of <paramref name="records"/> the stack was: the one whose frames the recorded stack marked as sent
-    /// (<c>usernet up --pcap</c> comments), otherwise the one host that answers echo requests, connection requests or
-    /// ARP requests. The prefix is not in any frame: /24 is assumed.
+    /// Which host of <paramref name="records"/> the stack was: the one the capture's section comment names
+    /// (<c>usernet stack A.B.C.D/N</c>, which <c>usernet up --pcap</c> writes; see <see cref="PcapNgReader.SectionComment"/>),
+    /// else the one whose frames the recorded stack marked as sent (its <c>tx:</c> comments), else the one host that
+    /// answers echo requests, connection requests or ARP requests. Without the section comment the prefix is in no
+    /// frame: /24 is assumed.
     /// </summary>
-    public static StackInference InferStack(IReadOnlyList<CaptureRecord> records)
+    public static StackInference InferStack(IReadOnlyList<CaptureRecord> records, string? sectionComment = null)
     {
         ArgumentNullException.ThrowIfNull(records);
+        if (CaptureForensics.StatedStack(sectionComment) is { } stated)
+            return new StackInference(stated, $"from the recorded stack's comments: the capture says \"{CaptureForensics.StackCommentPrefix}{stated}\"", []);
         var (address, reason, candidates) = CaptureForensics.InferStackAddress(records);
         return new StackInference(address is { } a ? new Ipv4Subnet(a, 24) : null, reason, candidates);
     }

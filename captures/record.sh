@@ -7,8 +7,16 @@ here="$(cd "$(dirname "$0")" && pwd)"
 usernet="$here/../usernet"
 ns="uncap-$$"
 mac=02:00:00:00:00:02
+wire="uncap-$$-w"
+hosts="uncap-$$-h"
 up_pid=""
-cleanup() { [ -n "$up_pid" ] && kill "$up_pid" 2>/dev/null; ip netns del "$ns" 2>/dev/null || true; }
+relay_pid=""
+cleanup() {
+  [ -n "$up_pid" ] && kill "$up_pid" 2>/dev/null
+  [ -n "$relay_pid" ] && kill "$relay_pid" 2>/dev/null
+  for n in "$ns" "$wire" "$hosts"; do ip netns del "$n" 2>/dev/null || true; done
+  rm -f "/tmp/$ns.out" "/tmp/$ns.relay" "/tmp/$ns.listen" "/tmp/$ns.pcap"
+}
 trap cleanup EXIT
 "$usernet" --help >/dev/null # build first, outside the timing of the captures
 
@@ -17,14 +25,39 @@ fresh() { # a fresh namespace with a TAP whose kernel side is 10.50.0.1/24
   ip netns add "$ns"
   ip netns exec "$ns" sh -c 'ip link set lo up; ip tuntap add dev tap0 mode tap; echo 1 > /proc/sys/net/ipv6/conf/tap0/disable_ipv6; ip link set tap0 up; ip addr add 10.50.0.1/24 dev tap0'
 }
-start() { # NAME: a fresh namespace and TAP, the stack up and recording
+start() { # NAME [UP-OPTION...]: a fresh namespace and TAP, the stack up and recording
   fresh
-  ip netns exec "$ns" "$usernet" up --tap tap0 --ip 10.50.0.2/24 --mac $mac --pcap "$here/$1.pcapng" > "/tmp/$ns.out" &
+  local name=$1; shift
+  ip netns exec "$ns" "$usernet" up --tap tap0 --ip 10.50.0.2/24 --mac $mac --pcap "$here/$name.pcapng" "$@" > "/tmp/$ns.out" &
   up_pid=$!
   for _ in $(seq 100); do grep -q "usernet: up" "/tmp/$ns.out" 2>/dev/null && break; sleep 0.1; done
   sleep 0.3
 }
-stop() { kill -TERM "$up_pid"; wait "$up_pid" || true; up_pid=""; ip netns del "$ns"; }
+stop() {
+  kill -TERM "$up_pid"; wait "$up_pid" || true; up_pid=""
+  if [ -n "$relay_pid" ]; then kill "$relay_pid"; wait "$relay_pid" 2>/dev/null || true; relay_pid=""; cat "/tmp/$ns.relay" >&2; ip netns del "$wire"; fi
+  ip netns del "$ns"
+}
+
+# A lossy wire, for losses chosen segment by segment (no nftables or tc actions needed): the stack's TAP (tap0) is
+# in a namespace of its own with no address, and a relay there copies its frames to and from a second TAP (tap1),
+# which it moves to the kernel's namespace as 10.50.0.1/24, dropping the data segments its rules name (see relay.py).
+start_relayed() { # NAME RULE... -- [UP-OPTION...]
+  local name=$1; shift
+  local rules=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do rules+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  for n in "$ns" "$wire"; do ip netns del "$n" 2>/dev/null || true; ip netns add "$n"; done
+  ip netns exec "$wire" sh -c 'ip link set lo up; ip tuntap add dev tap0 mode tap; echo 1 > /proc/sys/net/ipv6/conf/tap0/disable_ipv6; ip link set tap0 up'
+  ip netns exec "$wire" python3 "$here/relay.py" "$ns" "${rules[@]}" > "/tmp/$ns.relay" 2>&1 &
+  relay_pid=$!
+  for _ in $(seq 100); do grep -q "relay: up" "/tmp/$ns.relay" 2>/dev/null && break; sleep 0.1; done
+  ip netns exec "$ns" sh -c 'ip link set lo up; echo 1 > /proc/sys/net/ipv6/conf/tap1/disable_ipv6; ip link set tap1 up; ip addr add 10.50.0.1/24 dev tap1'
+  ip netns exec "$wire" "$usernet" up --tap tap0 --ip 10.50.0.2/24 --mac $mac --no-offload --pcap "$here/$name.pcapng" "$@" > "/tmp/$ns.out" &
+  up_pid=$!
+  for _ in $(seq 100); do grep -q "usernet: up" "/tmp/$ns.out" 2>/dev/null && break; sleep 0.1; done
+  sleep 0.3
+}
 
 want() { [ $# -eq 0 ] || [[ " $* " == *" $NAME "* ]]; }
 
@@ -167,4 +200,195 @@ PY
   sleep 0.3
   stop
 fi
-rm -f "/tmp/$ns.out"
+
+# The captures below run the stack with --no-offload: with the virtio-net header the kernel hands the stack TCP
+# segments whose checksum it has left for the receiver to finish (CHECKSUM_PARTIAL), and a replay, which sees only
+# the frame, would call every one of them bad.
+
+NAME=tcp-client-nc; if want "$@"; then
+  # The stack as the client: usernet nc connects to a kernel listener, sends a line, half-closes; the kernel answers
+  # with a line and closes.
+  fresh
+  ip netns exec "$ns" python3 - > "/tmp/$ns.listen" <<'PY' &
+import socket
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind(('10.50.0.1', 5000)); l.listen(1)
+print('listening', flush=True)
+c, _ = l.accept(); c.settimeout(5)
+got = b''
+while True:
+    b = c.recv(100)
+    if not b: break
+    got += b
+assert got == b'hello from usernet nc\n', got
+c.sendall(b'hello back from the kernel\n'); c.close()
+PY
+  listener=$!
+  for _ in $(seq 50); do grep -q listening "/tmp/$ns.listen" 2>/dev/null && break; sleep 0.1; done
+  echo "hello from usernet nc" | ip netns exec "$ns" "$usernet" nc --tap tap0 --ip 10.50.0.2/24 --mac $mac --no-offload -w 2 --pcap "$here/$NAME.pcapng" 10.50.0.1 5000 > "/tmp/$ns.out"
+  wait $listener
+  grep -q "hello back from the kernel" "/tmp/$ns.out"
+  ip netns del "$ns"
+fi
+
+NAME=tcp-reset; if want "$@"; then
+  start $NAME --no-offload
+  # A kernel client uses the echo service, then closes with SO_LINGER 0: Linux sends RST instead of FIN, and the
+  # stack's connection goes from ESTABLISHED straight to CLOSED (RFC 9293 3.10.7.4, "reset processing").
+  ip netns exec "$ns" python3 - <<'PY'
+import socket, struct
+s = socket.create_connection(('10.50.0.2', 7), timeout=3, source_address=('10.50.0.1', 40012))
+s.sendall(b'reset after this\n')
+assert s.recv(100) == b'reset after this\n'
+s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0)); s.close()
+PY
+  sleep 0.3
+  stop
+fi
+
+NAME=tcp-out-of-order-sack; if want "$@"; then
+  # The kernel sends four segments to the discard service; the wire drops the second once. The third and fourth
+  # arrive out of order: the stack keeps them and its ACKs repeat the hole's left edge with SACK blocks for what it
+  # holds (RFC 2018 section 4); the kernel sends the second again and the stack acknowledges everything.
+  start_relayed $NAME to-stack:9:2
+  ip netns exec "$ns" python3 - <<'PY'
+import socket, time
+s = socket.create_connection(('10.50.0.2', 9), timeout=3, source_address=('10.50.0.1', 40013))
+s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+for c in b'abcd':
+    s.sendall(bytes([c]) * 500); time.sleep(0.05)
+time.sleep(0.5)
+s.shutdown(socket.SHUT_WR)
+while s.recv(100): pass
+s.close()
+PY
+  sleep 0.3
+  stop
+fi
+
+NAME=tcp-sack-two-holes; if want "$@"; then
+  # The echo service sends five segments back; the wire drops the second and the fourth. The kernel's ACKs carry
+  # SACK blocks for the third and the fifth, and the stack retransmits exactly the two holes (RFC 6675).
+  start_relayed $NAME to-kernel:7:2,4
+  ip netns exec "$ns" python3 - <<'PY'
+import socket
+data = bytes(0x61 + i // 1448 for i in range(5 * 1448))
+s = socket.create_connection(('10.50.0.2', 7), timeout=5, source_address=('10.50.0.1', 40014))
+s.sendall(data)
+got = b''
+while len(got) < len(data):
+    b = s.recv(65536)
+    if not b: break
+    got += b
+assert got == data, len(got)
+s.shutdown(socket.SHUT_WR)
+while s.recv(100): pass
+s.close()
+PY
+  sleep 0.3
+  stop
+fi
+
+NAME=tcp-tail-loss-probe; if want "$@"; then
+  # The echo service sends four segments back; the wire drops the last two. No later segment makes the kernel send a
+  # duplicate ACK, so the stack's probe timeout (RFC 8985 section 7: about 2 SRTT while more than one segment is
+  # out) fires first and it sends the last segment again: the tail loss probe, well before the retransmission timeout.
+  # The kernel's SACK of the probe then shows the third lost, and the stack sends it again too.
+  start_relayed $NAME to-kernel:7:3,4
+  ip netns exec "$ns" python3 - <<'PY'
+import socket
+data = bytes(0x61 + i // 1448 for i in range(4 * 1448))
+s = socket.create_connection(('10.50.0.2', 7), timeout=5, source_address=('10.50.0.1', 40015))
+s.sendall(data)
+got = b''
+while len(got) < len(data):
+    b = s.recv(65536)
+    if not b: break
+    got += b
+assert got == data, len(got)
+s.shutdown(socket.SHUT_WR)
+while s.recv(100): pass
+s.close()
+PY
+  sleep 0.3
+  stop
+fi
+
+NAME=tcp-syn-cookie; if want "$@"; then
+  # --limit tcp-half-open=0: the stack keeps no half-open connection, so the echo listener answers the kernel's SYN
+  # with a SYN cookie (RFC 4987 section 3.6) and keeps nothing; the kernel's ACK brings the cookie back, and the
+  # connection is made from it.
+  start $NAME --no-offload --limit tcp-half-open=0
+  ip netns exec "$ns" python3 - <<'PY'
+import socket
+s = socket.create_connection(('10.50.0.2', 7), timeout=3, source_address=('10.50.0.1', 40016))
+s.sendall(b'a connection from a cookie\n'); s.shutdown(socket.SHUT_WR)
+got = b''
+while True:
+    b = s.recv(100)
+    if not b: break
+    got += b
+assert got == b'a connection from a cookie\n', got
+s.close()
+PY
+  sleep 0.3
+  stop
+fi
+
+NAME=two-linux-hosts; if want "$@"; then
+  # Not our stack: two kernels in two namespaces joined by a veth pair, 10.51.0.1 a client and 10.51.0.2 an echo
+  # server on port 7; a packet socket on the client's side records the frames as pcap. Replayed as 10.51.0.2, the
+  # stack takes the server's place and its echo service answers what the Linux server answered.
+  ip netns del "$ns" 2>/dev/null || true; ip netns del "$hosts" 2>/dev/null || true
+  ip netns add "$ns"; ip netns add "$hosts"
+  ip netns exec "$ns" sh -c 'ip link set lo up; ip link add veth0 type veth peer name veth1; echo 1 > /proc/sys/net/ipv6/conf/veth0/disable_ipv6; echo 1 > /proc/sys/net/ipv6/conf/veth1/disable_ipv6'
+  ip netns exec "$ns" ip link set veth1 netns "$hosts"
+  ip netns exec "$ns" sh -c 'ip link set veth0 address 02:00:00:00:51:01; ip addr add 10.51.0.1/24 dev veth0; ip link set veth0 up'
+  ip netns exec "$hosts" sh -c 'ip link set lo up; echo 1 > /proc/sys/net/ipv6/conf/veth1/disable_ipv6; ip link set veth1 address 02:00:00:00:51:02; ip addr add 10.51.0.2/24 dev veth1; ip link set veth1 up'
+  # No checksum offload on the veths (ETHTOOL_STXCSUM off, by ioctl: no ethtool here), so that each frame is recorded
+  # with its checksums done, not left for a receiver that a veth never has.
+  nocsum='import array, fcntl, socket, struct, sys
+v = array.array("B", struct.pack("II", 0x17, 0)); fcntl.ioctl(socket.socket(), 0x8946, struct.pack("16sP", sys.argv[1].encode(), v.buffer_info()[0]))'
+  ip netns exec "$ns" python3 -c "$nocsum" veth0
+  ip netns exec "$hosts" python3 -c "$nocsum" veth1
+  ip netns exec "$hosts" python3 - > "/tmp/$ns.listen" <<'PY' &
+import socket
+l = socket.socket(); l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); l.bind(('10.51.0.2', 7)); l.listen(1)
+print('listening', flush=True)
+c, _ = l.accept(); c.settimeout(5)
+while True:
+    b = c.recv(4096)
+    if not b: break
+    c.sendall(b)
+c.close()
+PY
+  server=$!
+  for _ in $(seq 50); do grep -q listening "/tmp/$ns.listen" 2>/dev/null && break; sleep 0.1; done
+  ip netns exec "$ns" python3 - "/tmp/$ns.pcap" <<'PY'
+import select, socket, struct, sys, threading, time
+# The recorder: every frame on veth0, both ways, as classic pcap (microseconds, Ethernet).
+cap = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3)); cap.bind(('veth0', 0))
+out = open(sys.argv[1], 'wb'); out.write(struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 65535, 1))
+done = threading.Event()
+def record():
+    while not done.is_set() or select.select([cap], [], [], 0.2)[0]:
+        if not select.select([cap], [], [], 0.2)[0]: continue
+        f = cap.recv(65535); t = time.time()
+        out.write(struct.pack('<IIII', int(t), int(t * 1e6) % 1000000, len(f), len(f)) + f)
+t = threading.Thread(target=record); t.start()
+time.sleep(0.2)
+s = socket.create_connection(('10.51.0.2', 7), timeout=3, source_address=('10.51.0.1', 40017))
+s.sendall(b'two kernels, one of them replayed as the stack\n'); s.shutdown(socket.SHUT_WR)
+got = b''
+while True:
+    b = s.recv(100)
+    if not b: break
+    got += b
+assert got == b'two kernels, one of them replayed as the stack\n', got
+s.close()
+time.sleep(0.5); done.set(); t.join(); out.close()
+PY
+  wait $server
+  ip netns del "$hosts"; ip netns del "$ns"
+  "$usernet" trace -r "/tmp/$ns.pcap" -w "$here/$NAME.pcapng" > /dev/null # pcapng, as the others
+  rm -f "/tmp/$ns.pcap"
+fi

@@ -1,5 +1,6 @@
 using UserNet.TestSupport;
 using System.Diagnostics;
+using UserNet.Capture;
 using Xunit;
 
 namespace UserNet.Trace.Tests;
@@ -21,7 +22,7 @@ public sealed class CliTests
     [InlineData("exactly one of -r FILE and -i IFACE", "trace", "-r", "a.pcap", "-i", "eth0")]
     [InlineData("no such file", "trace", "-r", "/nonexistent/x.pcap")]
     [InlineData("-c must be 1 or more", "trace", "-c", "0", "-r", "x.pcap")]
-    [InlineData("--ip", "replay", "x.pcap")]
+    [InlineData("no such file", "replay", "x.pcap")]
     [InlineData("not an IPv4 address", "replay", "x.pcap", "--ip", "10.0.0.300/24")]
     [InlineData("no such file", "replay", "/nonexistent/x.pcap", "--ip", "10.0.0.2/24")]
     [InlineData("not a pcap or pcapng file", "trace", "-r", "/proc/self/cmdline")]
@@ -143,6 +144,15 @@ public sealed class CliTests
                 Repo.Lines(t.Stdout));
             // And our own reader agrees, frame for frame.
             Assert.Equal(Repo.Lines(t.Stdout), Repo.ReadAll(path).Select(r => r.Comment).ToArray());
+            // The section comment says which stack was recorded, prefix included, so a replay needs no --ip.
+            using (var reader = (PcapNgReader)CaptureFile.Open(path))
+            {
+                Assert.NotNull(reader.Read());
+                Assert.Equal("usernet stack 10.83.0.2/24", reader.SectionComment);
+            }
+            var replay = Shell.Usernet("replay", path);
+            Assert.Equal(0, replay.ExitCode);
+            Assert.StartsWith("replay: the stack is 10.83.0.2/24 mac 02:00:00:00:83:02 (from the recorded stack's comments: the capture says \"usernet stack 10.83.0.2/24\";", replay.Stdout);
         }
         finally { File.Delete(path); }
     }

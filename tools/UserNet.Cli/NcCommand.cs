@@ -24,9 +24,10 @@ internal static class NcCommand
         var wait = new Option<double>("-w") { Description = "after stdin ends, seconds to wait for replies", DefaultValueFactory = _ => 1.0 };
         var host = new Argument<string?>("HOST") { Arity = ArgumentArity.ZeroOrOne };
         var port = new Argument<int?>("PORT") { Arity = ArgumentArity.ZeroOrOne };
+        var pcap = PcapOption.Create();
         var cmd = new Command("nc", "netcat over the stack: copy stdin to a peer and what it sends to stdout");
         args.AddTo(cmd);
-        cmd.Add(udp); cmd.Add(listen); cmd.Add(verbose); cmd.Add(wait); cmd.Add(host); cmd.Add(port);
+        cmd.Add(udp); cmd.Add(listen); cmd.Add(verbose); cmd.Add(wait); cmd.Add(pcap); cmd.Add(host); cmd.Add(port);
         cmd.SetAction(async (p, ct) =>
         {
             int? listenPort = p.GetValue(listen);
@@ -45,7 +46,8 @@ internal static class NcCommand
                 remote = new IPEndPoint(addr.ToIPAddress(), port0.Value);
             }
             using var device = args.OpenTap(p);
-            var options = args.BuildOptions(p, device.Mtu, device.Name);
+            using var recorder = PcapOption.OpenRecorder(p.GetValue(pcap), p.GetValue(args.Ip)); // disposed after the host: every frame is in the file
+            var options = args.BuildOptions(p, device.Mtu, device.Name, recorder);
             var (stop, regs) = Signals.OnTermination();
             using var _ = regs;
             await using var stackHost = new StackHost(device, options);

@@ -30,7 +30,7 @@ internal static class PingCommand
             if (p.GetValue(size) is < 0 or > 65507) throw new CliException("-s must be between 0 and 65507");
             if (p.GetValue(wait) is <= 0 or > 3600 or double.NaN) throw new CliException("-W must be more than 0 and at most 3600 seconds");
             using var device = args.OpenTap(p);
-            var recorder = PcapOption.OpenRecorder(p.GetValue(pcap));
+            var recorder = PcapOption.OpenRecorder(p.GetValue(pcap), p.GetValue(args.Ip));
             var options = args.BuildOptions(p, device.Mtu, device.Name, recorder);
             var dst = p.GetValue(target);
             int dataSize = p.GetValue(size);

@@ -1,8 +1,14 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using UserNet.Cli;
 
-var root = new RootCommand("usernet: a userspace TCP/IP stack on a Linux TAP device")
+// A Command named "usernet", not a RootCommand: a RootCommand takes the executable's name ("UserNet.Cli") for its
+// usage line and errors, and the name is fixed once it is made. The help and version options a RootCommand brings are
+// added by hand (help is recursive: every subcommand has it too).
+var root = new Command("usernet", "usernet: a userspace TCP/IP stack on a Linux TAP device")
 {
+    new HelpOption(),
+    new VersionOption(),
     UpCommand.Create(),
     PingCommand.Create(),
     DemoCommand.Create(),

@@ -12,7 +12,7 @@ internal static class ReplayCommand
     public static Command Create()
     {
         var file = new Argument<string>("FILE") { Description = "the capture to replay (pcap or pcapng)" };
-        var ip = new Option<Ipv4Subnet>("--ip") { Description = "the stack's address and prefix, A.B.C.D/N", Required = true, CustomParser = StackArguments.ParseSubnet };
+        var ip = new Option<Ipv4Subnet>("--ip") { Description = "the stack's address and prefix, A.B.C.D/N (default: the capture's: the recorded stack's, or the host that answers)", CustomParser = StackArguments.ParseSubnet };
         var mac = new Option<MacAddress?>("--mac") { Description = "the stack's MAC (default: the one the capture gives the address)", CustomParser = StackArguments.ParseMac };
         var gateway = new Option<Ipv4Address?>("--gateway") { Description = "next hop for destinations off the prefix", CustomParser = StackArguments.ParseAddress };
         var output = new Option<string?>("--out") { Description = "write every frame the stack sent to FILE (pcapng, with decision comments)", HelpName = "FILE" };
@@ -24,16 +24,19 @@ internal static class ReplayCommand
             var path = p.GetValue(file)!;
             var records = new List<CaptureRecord>();
             CaptureFormatException? damage = null;
+            string? section = null;
             try
             {
                 using var reader = CaptureFile.Open(path);
                 while (reader.Read() is { } r) records.Add(r);
+                section = (reader as PcapNgReader)?.SectionComment;
             }
             catch (FileNotFoundException) { throw new CliException($"{path}: no such file"); }
             catch (DirectoryNotFoundException) { throw new CliException($"{path}: no such file"); }
             catch (UnauthorizedAccessException) { throw new CliException($"{path}: permission denied"); }
             catch (CaptureFormatException e) { damage = e; } // replay the good frames before the damage, then report it
-            var result = PacketReplay.Run(records, new ReplayOptions { Address = p.GetValue(ip), Mac = p.GetValue(mac), Gateway = p.GetValue(gateway) });
+            if (StackAddress(records, section, p.GetResult(ip) is null ? null : p.GetValue(ip), path) is not var (address, why)) return ExitCodes.Error;
+            var result = PacketReplay.Run(records, new ReplayOptions { Address = address, AddressSource = why, Mac = p.GetValue(mac), Gateway = p.GetValue(gateway) });
             Console.Out.Write(result.Transcript);
             if (p.GetValue(output) is { } outPath)
             {
@@ -49,5 +52,25 @@ internal static class ReplayCommand
             return ExitCodes.Ok;
         });
         return cmd;
+    }
+
+    /// <summary>
+    /// The stack's address: the one given (with a warning when no frame has it, since every frame will then be "not for
+    /// us"), or the one the capture shows, with why. Null, after one line naming the candidates, when it does not tell.
+    /// </summary>
+    private static (Ipv4Subnet Address, string? Why)? StackAddress(List<CaptureRecord> records, string? section, Ipv4Subnet? given, string path)
+    {
+        if (given is { } g)
+        {
+            if (!PacketReplay.Mentions(records, g.Address))
+                Console.Error.WriteLine($"usernet replay: warning: {g.Address} appears in no frame of {path}; every frame will be \"not for us\"");
+            return (g, null);
+        }
+        var inferred = PacketReplay.InferStack(records, section);
+        if (inferred.Address is { } a) return (a, inferred.Reason);
+        Console.Error.WriteLine(inferred.Candidates.Count == 0
+            ? $"usernet replay: cannot tell which host is the stack: {path} shows no IPv4 host; give --ip"
+            : $"usernet replay: cannot tell which host is the stack: {string.Join(", ", inferred.Candidates)}; give --ip");
+        return null;
     }
 }

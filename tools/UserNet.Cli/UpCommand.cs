@@ -7,6 +7,7 @@ using UserNet.Core;
 using UserNet.Hosting;
 using UserNet.Services;
 using UserNet.Tracing;
+using UserNet.Wire;
 
 namespace UserNet.Cli;
 
@@ -44,7 +45,7 @@ internal static class UpCommand
             // The stack's clock starts with the host, made right after: the tracer and the recorder take that moment as zero.
             var observers = new List<IFrameObserver>();
             if (p.GetValue(trace)) observers.Add(new TextTracer(Console.Out, DateTime.Now));
-            var recorder = PcapOption.OpenRecorder(p.GetValue(pcap));
+            var recorder = PcapOption.OpenRecorder(p.GetValue(pcap), p.GetValue(args.Ip));
             if (recorder is not null) observers.Add(recorder);
             var options = args.BuildOptions(p, device.Mtu, device.Name, FrameObservers.Of(observers));
             var host = new StackHost(device, options);
@@ -180,11 +181,14 @@ internal static class PcapOption
     public static Option<string?> Create() =>
         new("--pcap") { Description = "record every frame in and out to FILE (pcapng), each with the stack's decision as its comment", HelpName = "FILE" };
 
-    /// <summary>Opens the recorder (frames flushed one by one, so a killed process leaves a readable file), or null.</summary>
-    public static PcapNgRecorder? OpenRecorder(string? path)
+    /// <summary>
+    /// Opens the recorder (frames flushed one by one, so a killed process leaves a readable file), or null. The file's
+    /// section comment says which stack it records (<c>usernet stack A.B.C.D/N</c>), so that a replay need not guess.
+    /// </summary>
+    public static PcapNgRecorder? OpenRecorder(string? path, Ipv4Subnet stack)
     {
         if (path is null) return null;
-        try { return new PcapNgRecorder(new PcapNgWriter(File.Create(path)), (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100, flushEachFrame: true); }
+        try { return new PcapNgRecorder(new PcapNgWriter(File.Create(path), comment: $"usernet stack {stack}"), (DateTime.UtcNow - DateTime.UnixEpoch).Ticks * 100, flushEachFrame: true); }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException($"cannot write {path}: {e.Message}"); }
     }
 }

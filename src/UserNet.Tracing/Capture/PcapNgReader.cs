@@ -37,6 +37,12 @@ public sealed class PcapNgReader : ICaptureReader
 
     public PcapNgReader(Stream stream, bool ownsStream = true) : this(stream, null, ownsStream) { }
 
+    /// <summary>
+    /// The first section's <c>opt_comment</c> (several joined by newlines), once <see cref="Read"/> has read its header;
+    /// null when it has none. <c>usernet up --pcap</c> says there which stack it recorded.
+    /// </summary>
+    public string? SectionComment { get; private set; }
+
     internal PcapNgReader(Stream stream, byte[]? prefixAlreadyRead, bool ownsStream)
     {
         _stream = stream;
@@ -76,6 +82,7 @@ public sealed class PcapNgReader : ICaptureReader
                 _offset += length;
                 ushort major = U16(body.AsSpan(4));
                 if (major != 1) throw new CaptureFormatException(blockOffset + 12, $"pcapng major version {major} is not supported");
+                if (!_inSection) SectionComment = CommentOf(body, 16, blockOffset + 24);
                 _inSection = true;
                 _interfaces.Clear();
                 continue;
@@ -198,6 +205,19 @@ public sealed class PcapNgReader : ICaptureReader
             i += 4 + Pad4(length);
         }
         return list;
+    }
+
+    /// <summary>The comments among a block's options, joined; an option that runs past the block ends them (a comment is no reason to refuse a file).</summary>
+    private string? CommentOf(byte[] body, int start, long fileOffset)
+    {
+        string? comment = null;
+        try
+        {
+            foreach (var (code, value) in Options(body, start, fileOffset))
+                if (code == OptionComment) comment = comment is null ? Encoding.UTF8.GetString(value) : comment + "\n" + Encoding.UTF8.GetString(value);
+        }
+        catch (CaptureFormatException) { }
+        return comment;
     }
 
     internal static int Pad4(int n) => (n + 3) & ~3;

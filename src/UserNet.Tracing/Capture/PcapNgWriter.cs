@@ -13,12 +13,19 @@ public sealed class PcapNgWriter : ICaptureWriter
     private readonly Stream _stream;
     private readonly MemoryStream _block = new();
 
-    public PcapNgWriter(Stream stream, int linkType = LinkTypes.Ethernet, string application = "UserNet", int snapLength = 0)
+    /// <summary>Writes the section header and the one interface description.</summary>
+    /// <param name="stream">Where the file goes.</param>
+    /// <param name="linkType">The interface's link type (<see cref="LinkTypes"/>).</param>
+    /// <param name="application">The section's <c>shb_userappl</c>: the program that wrote the file.</param>
+    /// <param name="snapLength">The interface's snapshot length; 0 for none.</param>
+    /// <param name="comment">The section's <c>opt_comment</c>, about the whole capture (the recorder says which stack it was); null for none.</param>
+    public PcapNgWriter(Stream stream, int linkType = LinkTypes.Ethernet, string application = "UserNet", int snapLength = 0, string? comment = null)
     {
         _stream = stream;
         // Section Header Block (section 4.1): byte-order magic, version 1.0, section length unknown (-1).
         Begin(PcapNgReader.SectionHeaderBlockType);
         U32(PcapNgReader.ByteOrderMagic); U16(1); U16(0); I64(-1);
+        if (comment is not null) Option(PcapNgReader.OptionComment, Encoding.UTF8.GetBytes(comment));
         Option(4, Encoding.UTF8.GetBytes(application)); // shb_userappl
         EndOptions();
         End();

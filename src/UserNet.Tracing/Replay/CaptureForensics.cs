@@ -60,6 +60,24 @@ internal static class CaptureForensics
         return (sack, ts, offsets);
     }
 
+    /// <summary>The recorder's comment on a SYN-ACK whose ISN is a SYN cookie (the words of the stack's decision).</summary>
+    internal const string SynCookieComment = "tx: tcp syn-ack (syn cookie)";
+
+    /// <summary>How many connections the recorded stack opened itself: SYNs (without ACK) it sent, one per 4-tuple.</summary>
+    internal static int RecordedClientConnections(IReadOnlyList<CaptureRecord> records, MacAddress mac, Ipv4Address ip)
+    {
+        var opened = new HashSet<(ushort, Ipv4Address, ushort)>();
+        foreach (var r in records)
+        {
+            if (r.LinkType != LinkTypes.Ethernet || !IsFromUs(r, mac) || !IsUdpOrTcp(r.Data)) continue;
+            var copy = (byte[])r.Data.Clone();
+            Ipv4Header.TryParse(copy.AsSpan(14), out var h);
+            if (h.Protocol == IpProtocol.Tcp && h.Source == ip && TcpSegment.TryParse(h.Payload, out var seg) && seg.Has(TcpFlags.Syn) && !seg.Has(TcpFlags.Ack))
+                opened.Add((seg.SourcePort, h.Destination, seg.DestinationPort));
+        }
+        return opened.Count;
+    }
+
     /// <summary>An unfragmented (or first-fragment) IPv4 datagram carrying UDP or TCP.</summary>
     internal static bool IsUdpOrTcp(byte[] f)
     {
@@ -175,6 +193,110 @@ internal static class CaptureForensics
         }
         return null;
     }
+
+    /// <summary>
+    /// Which host of the capture the recorded stack was. A capture <c>usernet up --pcap</c> wrote says it: the frames
+    /// the stack sent carry a <c>tx:</c> comment, and their source is its address. Otherwise the stack is taken to be the
+    /// host that answers: echo requests first (RFC 792's echo reply), then connection requests (a SYN-ACK), then ARP
+    /// requests (RFC 826's reply), the first of these that one host alone does. Neither comment nor frame states a prefix,
+    /// so /24 is assumed and the reason says so. Null when the capture does not tell; then the candidates are named.
+    /// </summary>
+    internal static (Ipv4Address? Address, string Reason, List<Ipv4Address> Candidates) InferStackAddress(IReadOnlyList<CaptureRecord> records)
+    {
+        var marked = new SortedSet<Ipv4Address>(AddressOrder);
+        var echo = new SortedSet<Ipv4Address>(AddressOrder);
+        var synAck = new SortedSet<Ipv4Address>(AddressOrder);
+        var arp = new SortedSet<Ipv4Address>(AddressOrder);
+        var seen = new SortedSet<Ipv4Address>(AddressOrder);
+        foreach (var r in records)
+        {
+            if (r.LinkType != LinkTypes.Ethernet || r.Data.Length < EthernetFrame.HeaderLength) continue;
+            var f = r.Data;
+            bool tx = r.Comment?.StartsWith("tx: ", StringComparison.Ordinal) == true;
+            ushort type = BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(12));
+            if (type == EtherType.Arp && f.Length >= 14 + ArpPacket.Length)
+            {
+                var a = new ArpPacket(f.AsSpan(14));
+                if (!a.IsEthernetIpv4 || !IsHost(a.SenderProtocolAddress)) continue;
+                seen.Add(a.SenderProtocolAddress);
+                if (tx) marked.Add(a.SenderProtocolAddress);
+                if (a.Operation == ArpOperation.Reply) arp.Add(a.SenderProtocolAddress);
+            }
+            else if (type == EtherType.Ipv4)
+            {
+                var copy = (byte[])f.Clone();
+                if (Ipv4Header.TryParse(copy.AsSpan(14), out var h) != Ipv4ParseError.None || !IsHost(h.Source)) continue;
+                seen.Add(h.Source);
+                if (IsHost(h.Destination)) seen.Add(h.Destination);
+                if (tx) marked.Add(h.Source);
+                if (h.FragmentOffset != 0) continue;
+                if (h.Protocol == IpProtocol.Icmp && h.Payload.Length >= IcmpMessage.HeaderLength && h.Payload[0] == IcmpType.EchoReply) echo.Add(h.Source);
+                else if (h.Protocol == IpProtocol.Tcp && TcpSegment.TryParse(h.Payload, out var seg) && seg.Has(TcpFlags.Syn) && seg.Has(TcpFlags.Ack)) synAck.Add(h.Source);
+            }
+        }
+        if (marked.Count == 1)
+            return (marked.Min, $"from the recorded stack's comments: its \"tx:\" frames come from {marked.Min}; prefix /24 assumed", []);
+        if (marked.Count > 1) return (null, "", [.. marked]);
+        foreach (var answered in new[] { echo, synAck, arp })
+        {
+            if (answered.Count > 1) return (null, "", [.. answered]);
+            if (answered.Count == 0) continue;
+            var host = answered.Min;
+            var what = new List<string>();
+            if (arp.Contains(host)) what.Add($"ARP for {host}");
+            if (echo.Contains(host)) what.Add("echo requests");
+            if (synAck.Contains(host)) what.Add("connection requests");
+            var list = what.Count == 1 ? what[0] : string.Join(", ", what[..^1]) + " and " + what[^1];
+            return (host, $"the host that answers {list}; prefix /24 assumed", []);
+        }
+        return (null, "", [.. seen]);
+    }
+
+    /// <summary>What <c>usernet up --pcap</c> writes as the capture's section comment: <c>usernet stack A.B.C.D/N</c>.</summary>
+    internal const string StackCommentPrefix = "usernet stack ";
+
+    /// <summary>The stack's address and prefix a section comment states (<see cref="StackCommentPrefix"/>), or null.</summary>
+    internal static Ipv4Subnet? StatedStack(string? sectionComment)
+    {
+        if (sectionComment is null) return null;
+        foreach (var line in sectionComment.Split('\n'))
+        {
+            if (!line.StartsWith(StackCommentPrefix, StringComparison.Ordinal)) continue;
+            var word = line[StackCommentPrefix.Length..].Split(' ')[0];
+            int slash = word.IndexOf('/');
+            if (slash > 0 && Ipv4Address.TryParse(word[..slash], out var a) && int.TryParse(word[(slash + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n is >= 0 and <= 32)
+                return new Ipv4Subnet(a, n);
+        }
+        return null;
+    }
+
+    /// <summary>Whether <paramref name="ip"/> is a source, destination, ARP sender or ARP target in any frame.</summary>
+    internal static bool Mentions(IReadOnlyList<CaptureRecord> records, Ipv4Address ip)
+    {
+        foreach (var r in records)
+        {
+            var f = r.Data;
+            int at = r.LinkType == LinkTypes.Ethernet ? EthernetFrame.HeaderLength : r.LinkType == LinkTypes.Raw ? 0 : -1;
+            if (at < 0 || f.Length < at) continue;
+            ushort type = r.LinkType == LinkTypes.Raw ? EtherType.Ipv4 : f.Length >= 14 ? BinaryPrimitives.ReadUInt16BigEndian(f.AsSpan(12)) : (ushort)0;
+            if (type == EtherType.Arp && f.Length >= at + ArpPacket.Length)
+            {
+                var a = new ArpPacket(f.AsSpan(at));
+                if (a.SenderProtocolAddress == ip || a.TargetProtocolAddress == ip) return true;
+            }
+            else if (type == EtherType.Ipv4 && f.Length >= at + Ipv4Header.MinimumLength && f[at] >> 4 == 4)
+            {
+                var h = new Ipv4Header(f.AsSpan(at));
+                if (h.Source == ip || h.Destination == ip) return true;
+            }
+        }
+        return false;
+    }
+
+    /// <summary>An address a host can have: not 0.0.0.0, broadcast, multicast or loopback.</summary>
+    private static bool IsHost(Ipv4Address a) => a != Ipv4Address.Any && !a.IsLimitedBroadcast && !a.IsMulticast && !a.IsLoopback;
+
+    private static readonly Comparer<Ipv4Address> AddressOrder = Comparer<Ipv4Address>.Create((a, b) => a.Value.CompareTo(b.Value));
 
     internal static bool IsUnicast(MacAddress m) => !m.IsMulticast && m != MacAddress.Zero;
 

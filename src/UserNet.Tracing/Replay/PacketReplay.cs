@@ -11,12 +11,27 @@ public sealed record ReplayOptions
     public required Ipv4Subnet Address { get; init; }
     /// <summary>The stack's MAC; null takes the MAC the capture's frames address to <see cref="Address"/>.</summary>
     public MacAddress? Mac { get; init; }
+    /// <summary>The next hop for destinations off the prefix.</summary>
     public Ipv4Address? Gateway { get; init; }
+    /// <summary>
+    /// Why <see cref="Address"/> is the stack's, when the capture chose it (<see cref="PacketReplay.InferStack"/>'s
+    /// reason): the transcript's header line then says so. Null when the caller gave the address.
+    /// </summary>
+    public string? AddressSource { get; init; }
     /// <summary>Seeds the stack's choices (IP identification), so a replay gives the same bytes every run.</summary>
     public int Seed { get; init; } = 1;
     /// <summary>Serve echo (port 7) and discard (port 9) over UDP and TCP, as <c>usernet up</c> does by default.</summary>
     public bool Services { get; init; } = true;
 }
+
+/// <summary>
+/// Which host of a capture the stack was, as the capture tells it: the address (with a /24 prefix, which no frame
+/// states) and why, or, when it does not tell, null and the hosts it could have been.
+/// </summary>
+/// <param name="Address">The stack's address and prefix; null when the capture does not say.</param>
+/// <param name="Reason">Why, in words for the transcript's header line; empty when <paramref name="Address"/> is null.</param>
+/// <param name="Candidates">When <paramref name="Address"/> is null: the hosts that could be the stack, lowest first.</param>
+public sealed record StackInference(Ipv4Subnet? Address, string Reason, IReadOnlyList<Ipv4Address> Candidates);
 
 /// <summary>The outcome of a replay: the transcript and every frame the stack sent, with its decision as comment.</summary>
 public sealed record ReplayResult(string Transcript, IReadOnlyList<CaptureRecord> Sent, MacAddress Mac, string MacSource)
@@ -50,6 +65,30 @@ public static class PacketReplay
     /// <summary>Used when neither --mac nor the capture says what our MAC is: locally administered, fixed.</summary>
     public static readonly MacAddress DefaultMac = MacAddress.Parse("02:00:00:00:00:01");
 
+    /// <summary>
+    /// Which host of <paramref name="records"/> the stack was: the one the capture's section comment names
+    /// (<c>usernet stack A.B.C.D/N</c>, which <c>usernet up --pcap</c> writes; see <see cref="PcapNgReader.SectionComment"/>),
+    /// else the one whose frames the recorded stack marked as sent (its <c>tx:</c> comments), else the one host that
+    /// answers echo requests, connection requests or ARP requests. Without the section comment the prefix is in no
+    /// frame: /24 is assumed.
+    /// </summary>
+    public static StackInference InferStack(IReadOnlyList<CaptureRecord> records, string? sectionComment = null)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        if (CaptureForensics.StatedStack(sectionComment) is { } stated)
+            return new StackInference(stated, $"from the recorded stack's comments: the capture says \"{CaptureForensics.StackCommentPrefix}{stated}\"", []);
+        var (address, reason, candidates) = CaptureForensics.InferStackAddress(records);
+        return new StackInference(address is { } a ? new Ipv4Subnet(a, 24) : null, reason, candidates);
+    }
+
+    /// <summary>Whether any frame of <paramref name="records"/> has <paramref name="address"/> as IPv4 source or destination, or as ARP sender or target.</summary>
+    public static bool Mentions(IReadOnlyList<CaptureRecord> records, Ipv4Address address)
+    {
+        ArgumentNullException.ThrowIfNull(records);
+        return CaptureForensics.Mentions(records, address);
+    }
+
+    /// <summary>Replays <paramref name="records"/> into a fresh stack as <paramref name="options"/> describe it.</summary>
     public static ReplayResult Run(IReadOnlyList<CaptureRecord> records, ReplayOptions options)
     {
         ArgumentNullException.ThrowIfNull(records);

@@ -1,11 +1,14 @@
+using System.Buffers;
 using System.Globalization;
 using System.IO.Pipelines;
+using System.Net;
 using System.Text;
 using Microsoft.Extensions.Logging;
 using UserNet.Capture;
 using UserNet.Core;
 using UserNet.Icmp;
 using UserNet.Services;
+using UserNet.Sockets;
 using UserNet.Stack;
 using UserNet.Tcp;
 using UserNet.Tracing;
@@ -41,12 +44,16 @@ internal sealed class ReplaySession : IDisposable
     /// <summary>Recorded echo requests of a ping client that the replay has issued.</summary>
     private readonly HashSet<int> _issued = new();
     private readonly ReplayPinger _pinger = new();
+    /// <summary>The replay's TCP clients: a connection for each one the recorded stack opened, by (our port, peer, peer port).</summary>
+    private readonly Dictionary<(ushort, Ipv4Address, ushort), ReplayClient> _clients = new();
     /// <summary>The recorded stack marked what it sent (usernet up --pcap): services then run when the recording shows they ran.</summary>
     private readonly bool _recording;
     private readonly bool _services;
     private readonly Dictionary<(ushort, Ipv4Address, ushort), Queue<uint>> _isns;
     private readonly Dictionary<(ushort, Ipv4Address, ushort), uint> _tsOffsets;
     private readonly long _first;
+    /// <summary>The recorded stack answered SYNs with SYN cookies: the replay's keeps no half-open connection.</summary>
+    private readonly bool _cookies;
     /// <summary>The stack's clock: the time of the last frame or timer given to it.</summary>
     private TimeSpan _now;
 
@@ -63,6 +70,9 @@ internal sealed class ReplaySession : IDisposable
         _isns = CaptureForensics.RecordedInitialSequenceNumbers(records, _mac, _ip);
         // ... and offers what it offered (SACK, timestamps), with the TSvals it sent, which the peer echoes.
         (bool? sack, bool? timestamps, _tsOffsets) = CaptureForensics.RecordedTcpOptions(records, _mac, _ip);
+        // ... and when it answered SYNs with cookies (a full queue, or usernet up --limit tcp-half-open=0), keeps no
+        // half-open connection either, so that its listeners answer with cookies too.
+        _cookies = records.Any(r => r.Comment == CaptureForensics.SynCookieComment);
         _stack = new NetStack(new StackOptions
         {
             Address = options.Address,
@@ -74,6 +84,7 @@ internal sealed class ReplaySession : IDisposable
             TcpInitialSequenceNumbers = _isns.Count == 0 ? null : RecordedIsn,
             TcpTimestampOffsets = _tsOffsets.Count == 0 ? null : RecordedTimestampOffset,
             Tcp = new TcpSettings { Sack = sack ?? true, Timestamps = timestamps ?? true },
+            Limits = _cookies ? new StackLimits { TcpHalfOpenConnections = 0 } : new StackLimits(),
         }, _sink)
         {
             // Application code (the services) runs only when the replay gives it a turn.
@@ -104,13 +115,21 @@ internal sealed class ReplaySession : IDisposable
     public ReplayResult Run()
     {
         var records = _records;
-        _sb.Append("replay: stack ").Append(_options.Address.ToString()).Append(" mac ").Append(_mac.ToString()).Append(" (").Append(_macSource).Append("), ")
-          .Append(records.Count).Append(records.Count == 1 ? " frame" : " frames").Append('\n');
+        if (_options.AddressSource is { } why)
+            _sb.Append("replay: the stack is ").Append(_options.Address.ToString()).Append(" mac ").Append(_mac.ToString())
+              .Append(" (").Append(why).Append("; mac ").Append(_macSource).Append("), ");
+        else
+            _sb.Append("replay: stack ").Append(_options.Address.ToString()).Append(" mac ").Append(_mac.ToString()).Append(" (").Append(_macSource).Append("), ");
+        _sb.Append(records.Count).Append(records.Count == 1 ? " frame" : " frames").Append('\n');
         if (_services && records.Any(r => CaptureForensics.IsUdpOrTcp(r.Data)))
             _sb.Append("replay: the stack serves echo (port 7) and discard (port 9) over udp and tcp, as usernet up does; the services run ")
               .Append(_recording ? "when the recording shows the recorded ones ran (when it shows the stack sending what this replay has not yet)\n" : "after each frame\n");
         if (_isns.Count > 0)
             _sb.Append("replay: tcp connections start from the initial sequence numbers the recorded stack chose (read from its syn and syn-ack segments), so the peer's acknowledgments fit\n");
+        if (_cookies)
+            _sb.Append("replay: the recorded stack answered syns with syn cookies (its listener's queue was full, or it kept no half-open connection): this replay's stack keeps none either (tcp-half-open=0), so it answers with cookies too\n");
+        if (CaptureForensics.RecordedClientConnections(records, _mac, _ip) > 0)
+            _sb.Append("replay: the recorded stack opened tcp connections (a client of it, such as usernet nc): when the recording shows it sending a syn, data or a fin that this replay has not, the replay's client connects from the same port, writes the same bytes or finishes sending\n");
         for (int i = 0; i < records.Count; i++) Step(i);
         if (_services && records.Count > 0)
         {
@@ -196,6 +215,9 @@ internal sealed class ReplaySession : IDisposable
             _sink.Events.Clear();
             match = CaptureForensics.Match(_pending, r.Data);
         }
+        // The recorded stack's own client (usernet nc) opened a connection, wrote or finished here: the replay's does too.
+        if (match < 0 && ActAsClient(r, time))
+            match = CaptureForensics.Match(_pending, r.Data);
         // The recorded stack sent this and the replay has not: its services may have run here. Let the replay's run, a
         // step at a time, until they send the same frame or have nothing left to do.
         while (match < 0 && _services && RunServices(r.Timestamp))
@@ -267,6 +289,100 @@ internal sealed class ReplaySession : IDisposable
             _pending.Add(AppendSent(e, timestamp, ""));
         _sink.Events.Clear();
         return true;
+    }
+
+    /// <summary>
+    /// A TCP segment of ours in the recording that this replay has not sent, on a connection the recorded stack opened:
+    /// its SYN makes the replay's client connect from the same port; its data (the bytes not yet written) and its FIN
+    /// make the client write them and finish sending. True when the client did something.
+    /// </summary>
+    private bool ActAsClient(CaptureRecord r, TimeSpan time)
+    {
+        if (!CaptureForensics.IsUdpOrTcp(r.Data)) return false;
+        var copy = (byte[])r.Data.Clone();
+        Ipv4Header.TryParse(copy.AsSpan(14), out var h);
+        if (h.Protocol != IpProtocol.Tcp || h.Source != _ip || !TcpSegment.TryParse(h.Payload, out var seg)) return false;
+        var key = (seg.SourcePort, h.Destination, seg.DestinationPort);
+        if (seg.Has(TcpFlags.Syn))
+        {
+            if (seg.Has(TcpFlags.Ack) || _clients.ContainsKey(key)) return false;
+            var client = new ReplayClient(seg.SequenceNumber);
+            _clients[key] = client;
+            _sb.Append("    the client asks the stack to connect from port ").Append(seg.SourcePort).Append(" to ").Append(h.Destination.ToString())
+              .Append(" port ").Append(seg.DestinationPort).Append('\n');
+            _sink.Events.Clear();
+            client.Run = RunClientAsync(client, new IPEndPoint(h.Destination.ToIPAddress(), seg.DestinationPort), seg.SourcePort);
+            foreach (var e in _sink.Events.Where(e => e.Direction == FrameDirection.Sent)) _pending.Add(AppendSent(e, r.Timestamp, ""));
+            _sink.Events.Clear();
+            return true;
+        }
+        if (!_clients.TryGetValue(key, out var c) || c.Finished) return false;
+        long offset = unchecked(seg.SequenceNumber - c.Isn - 1);
+        var data = seg.Payload;
+        long fresh = offset + data.Length - c.Written;
+        bool fin = seg.Has(TcpFlags.Fin);
+        if (fresh <= 0 && !fin) return false; // a retransmission: the stack's business, not the client's
+        // The client acts once its connection is made (the SYN-ACK's completion waits in the scheduler).
+        while (c.Connection is null && !c.Run!.IsCompleted && RunServices(r.Timestamp)) { }
+        if (c.Connection is not { } conn) return false;
+        byte[] bytes = fresh > 0 ? data[(int)(data.Length - fresh)..].ToArray() : [];
+        if (bytes.Length > 0)
+            _sb.Append("    the client writes ").Append(bytes.Length).Append(bytes.Length == 1 ? " byte" : " bytes").Append(Quote(bytes)).Append('\n');
+        if (fin) _sb.Append("    the client finishes sending (its end of input: fin after the data)\n");
+        c.Written += bytes.Length;
+        c.Finished = fin;
+        _narration.Lines.Clear();
+        _sink.Events.Clear();
+        _stack.RunApplicationWork(() => _ = WriteAsync(conn.Output, bytes, fin), time);
+        foreach (var e in _sink.Events.Where(e => e.Direction == FrameDirection.Sent)) _pending.Add(AppendSent(e, r.Timestamp, ""));
+        _sink.Events.Clear();
+        return true;
+    }
+
+    private static async Task WriteAsync(PipeWriter output, byte[] bytes, bool complete)
+    {
+        if (bytes.Length > 0) await output.WriteAsync(bytes);
+        if (complete) await output.CompleteAsync();
+    }
+
+    /// <summary>The client: connects, then reads what arrives (so its window stays open, as the recorded one's did) until the peer's FIN.</summary>
+    private async Task RunClientAsync(ReplayClient c, IPEndPoint remote, int localPort)
+    {
+        TcpConnection conn;
+        try { conn = await TcpConnection.ConnectAsync(_stack, remote, localPort); }
+        catch (System.Net.Sockets.SocketException e) { _narration.Lines.Add($"the client's connection failed: {e.SocketErrorCode}"); return; }
+        c.Connection = conn;
+        _narration.Lines.Add($"the client is connected: {conn.LocalEndPoint} <-> {conn.RemoteEndPoint}");
+        try
+        {
+            while (true)
+            {
+                var result = await conn.Input.ReadAsync();
+                if (result.Buffer.Length > 0)
+                    _narration.Lines.Add($"the client reads {result.Buffer.Length} {(result.Buffer.Length == 1 ? "byte" : "bytes")}{Quote(result.Buffer.ToArray())}");
+                conn.Input.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted) { _narration.Lines.Add("the client reads the end of the stream (the peer's fin)"); break; }
+            }
+        }
+        catch (System.Net.Sockets.SocketException e) { _narration.Lines.Add($"the client's read fails: {e.SocketErrorCode}"); }
+    }
+
+    /// <summary>Bytes as a learner reads them: printable text in quotes (up to 60 characters), else nothing.</summary>
+    private static string Quote(byte[] b)
+    {
+        if (b.Length == 0 || b.Any(x => x is (< 0x20 or > 0x7e) and not (byte)'\n')) return "";
+        var text = Encoding.ASCII.GetString(b, 0, Math.Min(b.Length, 60)).Replace("\n", "\\n");
+        return $": \"{text}{(b.Length > 60 ? "..." : "")}\"";
+    }
+
+    /// <summary>A connection the recorded stack opened, replayed: its recorded ISN (to place its data) and what the client did.</summary>
+    private sealed class ReplayClient(uint isn)
+    {
+        public uint Isn { get; } = isn;
+        public Task? Run { get; set; }
+        public TcpConnection? Connection { get; set; }
+        public long Written { get; set; }
+        public bool Finished { get; set; }
     }
 
     private CaptureRecord AppendSent(FrameEvent e, long timestamp, string prefix)

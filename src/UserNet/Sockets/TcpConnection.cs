@@ -47,16 +47,28 @@ public sealed class TcpConnection : IDuplexPipe, IAsyncDisposable, ITcpUser
     /// <param name="settings">Buffer sizes and timers for this connection; null takes the stack's (<c>StackOptions.Tcp</c>).</param>
     /// <param name="cancellationToken">Aborts the attempt (the connection is reset) and throws <see cref="OperationCanceledException"/>.</param>
     /// <exception cref="SocketException">ConnectionRefused (a RST answered our SYN), TimedOut (no answer after the SYN retries), HostUnreachable or NetworkUnreachable (ICMP, ARP, or no route).</exception>
-    public static async Task<TcpConnection> ConnectAsync(IStackHost host, IPEndPoint remote, TcpSettings? settings = null, CancellationToken cancellationToken = default)
+    public static Task<TcpConnection> ConnectAsync(IStackHost host, IPEndPoint remote, TcpSettings? settings = null, CancellationToken cancellationToken = default) =>
+        ConnectAsync(host, remote, localPort: 0, settings, cancellationToken);
+
+    /// <summary>Opens a connection from a chosen local port (a socket bound before connect), and completes once it is established.</summary>
+    /// <param name="host">The stack to connect from: a <c>StackHost</c>, or a <see cref="NetStack"/> driven by hand.</param>
+    /// <param name="remote">The peer's address and port.</param>
+    /// <param name="localPort">Our port, 1 to 65535; 0 picks an ephemeral one (RFC 6056).</param>
+    /// <param name="settings">Buffer sizes and timers for this connection; null takes the stack's (<c>StackOptions.Tcp</c>).</param>
+    /// <param name="cancellationToken">Aborts the attempt (the connection is reset) and throws <see cref="OperationCanceledException"/>.</param>
+    /// <exception cref="SocketException">AddressAlreadyInUse (that port already has a connection to the peer), or as the other overload.</exception>
+    public static async Task<TcpConnection> ConnectAsync(IStackHost host, IPEndPoint remote, int localPort, TcpSettings? settings = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(remote);
+        ArgumentOutOfRangeException.ThrowIfNegative(localPort);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(localPort, 65535);
         var addr = Ipv4Address.FromIPAddress(remote.Address);
         var s = settings ?? host.Core.Options.Tcp;
         var conn = new TcpConnection(host, s);
         await host.InvokeAsync(stack =>
         {
-            var tcb = stack.Tcp.Connect(addr, (ushort)remote.Port, s, conn);
+            var tcb = stack.Tcp.Connect(addr, (ushort)remote.Port, s, conn, localPort);
             tcb.Connect();
             return true;
         }).ConfigureAwait(false);

@@ -39,7 +39,7 @@ public sealed class LayeringTests
         // The tracing assembly, a client of the library's public surface.
         ["Capture"] = ["Core", "Wire"],
         ["Tracing"] = ["Capture", "Core", "Wire"],
-        ["Replay"] = ["Tracing", "Capture", "Services", "Stack", "Tcp", "Icmp", "Core", "Wire"],
+        ["Replay"] = ["Tracing", "Capture", "Services", "Sockets", "Stack", "Tcp", "Icmp", "Core", "Wire"],
         ["Pictures"] = ["Replay", "Tracing", "Capture", "Core", "Wire"],
     };
 

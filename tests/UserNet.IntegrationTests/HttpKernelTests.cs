@@ -16,6 +16,33 @@ public sealed class HttpKernelTests
     private const string StackIp = "10.84.0.2";
     private static readonly TimeSpan UpTimeout = TimeSpan.FromSeconds(30);
 
+    [Theory]
+    [InlineData("http:0", "the http service takes a port from 1 to 65535")]
+    [InlineData("http:eighty", "the http service takes a port from 1 to 65535")]
+    [InlineData("http,http:8080", "give the http service once")]
+    [InlineData("gopher", "unknown service 'gopher' (known: echo, discard, chargen, iperf3, http, http:PORT, none)")]
+    public void A_bad_http_service_gets_one_clear_line_and_exit_2(string serve, string expected)
+    {
+        var r = Shell.Run(UsernetCli.Command[0], [.. UsernetCli.Command[1..], "up", "--tap", "t0", "--ip", "10.0.0.2/24", "--serve", serve], TimeSpan.FromSeconds(60));
+        Assert.Equal(2, r.ExitCode);
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, $"expected one line, got:\n{r.Stderr}");
+        Assert.Contains(expected, lines[0]);
+    }
+
+    [Fact]
+    public void Http_on_a_port_another_service_has_gets_one_clear_line_and_exit_2()
+    {
+        using var ns = TestNamespace.Create("httpbusy");
+        ns.AddTap(Tap, KernelIp + "/24");
+        var r = ns.Exec(TimeSpan.FromSeconds(60), [.. UsernetCli.Command, "up", "--tap", Tap, "--ip", StackIp + "/24", "--serve", "echo,http:7"]);
+        Assert.Equal(2, r.ExitCode);
+        var lines = r.Stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.True(lines.Length == 1, $"expected one line, got:\n{r.Stderr}");
+        Assert.Contains("--serve http:", lines[0]);
+        Assert.DoesNotContain("   at ", r.Stderr + r.Stdout);
+    }
+
     [Fact]
     public void Curl_GetsTheGreeting_TenMegabytes_AndEchoesOneMegabyte()
     {

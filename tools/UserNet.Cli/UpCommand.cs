@@ -52,7 +52,14 @@ internal static class UpCommand
             var host = new StackHost(device, options);
             await host.StartAsync();
             var running = await StackServices.StartAsync(host, stackServices, new LineLogger("usernet: "));
-            var http = httpPort is { } hp ? await HttpService.StartAsync(host, hp) : null;
+            Microsoft.AspNetCore.Builder.WebApplication? http = null;
+            try { if (httpPort is { } hp) http = await HttpService.StartAsync(host, hp); }
+            catch (IOException e)
+            {
+                await running.DisposeAsync();
+                await host.DisposeAsync();
+                throw new CliException($"--serve http: {e.Message}"); // the port is another service's (Kestrel's words)
+            }
             var serving = services.Length == 0 ? "" : " serving " + string.Join(",", services);
             Console.WriteLine($"usernet: up on {device.Name} ip {options.Address} mac {host.Mac} mtu {device.Mtu} offloads {(device.Offloads ? "tso4,csum" : "off")}{serving}");
             var reporting = p.GetValue(stats) is { } every ? ProcessStats.ReportAsync(TimeSpan.FromSeconds(every), Console.Out, stop.Token) : Task.CompletedTask;

@@ -38,7 +38,7 @@ public sealed partial class PacketFlowPageTests(ITestOutputHelper output)
 
     private static (string Page, ReplayResult Result) ReplayPage(string capture)
     {
-        var result = PacketReplay.Run(Repo.ReadAll(Path.Combine(Repo.Captures, capture + ".pcapng")), new ReplayOptions { Address = Stack });
+        var result = PacketReplay.Run(Repo.ReadAll(Path.Combine(Repo.Captures, capture + ".pcapng")), new ReplayOptions { Address = RecorderAndReplayTests.StackAddress(capture) });
         var w = new StringWriter();
         PacketFlowPage.Write(w, result, new PacketFlowOptions { Title = capture });
         return (w.ToString(), result);

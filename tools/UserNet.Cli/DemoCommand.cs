@@ -114,7 +114,8 @@ internal static class DemoCommand
         Say($"kernel side: {TapName} {KernelAddress}; stack side: {StackAddress}");
 
         using var device = TapDevice.Open(TapName);
-        var options = new StackOptions { Address = StackAddress, Mtu = device.Mtu, Name = TapName, Observer = new TextTracer(Console.Out, DateTime.Now, "  trace ") };
+        var trace = new MutableObserver(new TextTracer(Console.Out, DateTime.Now, "  trace "));
+        var options = new StackOptions { Address = StackAddress, Mtu = device.Mtu, Name = TapName, Observer = trace };
         await using var host = new StackHost(device, options);
         await host.StartAsync();
         Console.WriteLine($"usernet: up on {TapName} ip {StackAddress} mac {host.Mac} mtu {device.Mtu}");
@@ -148,10 +149,17 @@ internal static class DemoCommand
             Say($"a kernel TCP socket connects to the stack's echo service ({StackAddress.Address}:7):");
             tcpOk = await KernelTcpEchoAsync(StackAddress.Address);
         }
+        Say($"a kernel HttpClient asks ASP.NET Core, served by the stack through UserNet.AspNetCore (http://{StackAddress.Address}/):");
+        bool httpOk;
+        await using (await HttpService.StartAsync(host, HttpService.DefaultPort))
+        {
+            using var kernelHttp = new HttpClient { Timeout = TimeSpan.FromSeconds(20) };
+            httpOk = await HttpStepAsync(kernelHttp, StackAddress.Address, trace);
+        }
         await host.DisposeAsync();
         Say("stack counters:");
         Console.Write(host.Counters.Format());
-        bool ok = kernelReplies == 3 && code == ExitCodes.Ok && udpOk && tcpOk;
+        bool ok = kernelReplies == 3 && code == ExitCodes.Ok && udpOk && tcpOk && httpOk;
         Say(ok ? "demo passed: both directions answered" : "demo FAILED: see above");
         return ok ? ExitCodes.Ok : ExitCodes.NoReply;
     }
@@ -207,8 +215,10 @@ internal static class DemoCommand
     {
         Say($"no TAP here ({why}): running the same exchange between two stacks on an in-memory link");
         var (a, b) = MemoryLink.CreatePair();
-        var optA = new StackOptions { Address = KernelAddress, Name = "stack-a", Observer = new TextTracer(Console.Out, DateTime.Now, "  a ") };
-        var optB = new StackOptions { Address = StackAddress, Name = "stack-b", Observer = new TextTracer(Console.Out, DateTime.Now, "  b ") };
+        var traceA = new MutableObserver(new TextTracer(Console.Out, DateTime.Now, "  a "));
+        var traceB = new MutableObserver(new TextTracer(Console.Out, DateTime.Now, "  b "));
+        var optA = new StackOptions { Address = KernelAddress, Name = "stack-a", Observer = traceA };
+        var optB = new StackOptions { Address = StackAddress, Name = "stack-b", Observer = traceB };
         await using var hostA = new StackHost(a, optA);
         await using var hostB = new StackHost(b, optB);
         await hostA.StartAsync();
@@ -262,9 +272,46 @@ internal static class DemoCommand
                 Say($"tcp echo failed: {e.Message}");
             }
         }
-        bool ok = ab == ExitCodes.Ok && ba == ExitCodes.Ok && udpOk && tcpOk;
+        Say($"a's HttpClient (through StackHttp) asks ASP.NET Core served by b through UserNet.AspNetCore (http://{StackAddress.Address}/):");
+        bool httpOk;
+        await using (await HttpService.StartAsync(hostB, HttpService.DefaultPort))
+        {
+            using var stackHttp = new HttpClient(StackHttp.CreateHandler(hostA)) { Timeout = TimeSpan.FromSeconds(20) };
+            httpOk = await HttpStepAsync(stackHttp, StackAddress.Address, traceA, traceB);
+        }
+        bool ok = ab == ExitCodes.Ok && ba == ExitCodes.Ok && udpOk && tcpOk && httpOk;
         Say(ok ? "demo passed (in memory): both directions answered" : "demo FAILED: see above");
         return ok ? ExitCodes.Ok : ExitCodes.NoReply;
+    }
+
+    /// <summary>
+    /// GET / (the greeting) and a POST of 1 MB to /echo, compared; the frame trace is muted meanwhile (the POST is
+    /// some 1,500 frames).
+    /// </summary>
+    private static async Task<bool> HttpStepAsync(HttpClient http, Ipv4Address server, params MutableObserver[] traces)
+    {
+        try
+        {
+            var greeting = (await http.GetStringAsync($"http://{server}/")).Trim();
+            Say($"GET / answered: \"{greeting}\"");
+            var body = new byte[1 << 20];
+            new Random(11).NextBytes(body);
+            foreach (var t in traces) t.Muted = true;
+            Say("POST /echo of 1 MB (trace muted meanwhile):");
+            var clock = Stopwatch.StartNew();
+            using var response = await http.PostAsync($"http://{server}/echo", new ByteArrayContent(body));
+            var back = await response.Content.ReadAsByteArrayAsync();
+            foreach (var t in traces) t.Muted = false;
+            bool same = response.IsSuccessStatusCode && back.AsSpan().SequenceEqual(body);
+            Say($"http echo of {body.Length} bytes: {(int)response.StatusCode} {(same ? "intact" : "CORRUPTED")} in {clock.Elapsed.TotalMilliseconds:F0} ms");
+            return greeting.StartsWith("Hello from UserNet", StringComparison.Ordinal) && same;
+        }
+        catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
+        {
+            foreach (var t in traces) t.Muted = false;
+            Say($"http failed: {e.Message}");
+            return false;
+        }
     }
 
     private static void Say(string s) => Console.WriteLine($"demo: {s}");
@@ -289,5 +336,21 @@ internal static class DemoCommand
             p.WaitForExit();
         }
         catch (Exception) { }
+    }
+}
+
+/// <summary>A frame observer that can be muted for a while (the demo's trace, during a bulk transfer).</summary>
+internal sealed class MutableObserver(IFrameObserver inner) : IFrameObserver
+{
+    public volatile bool Muted;
+
+    public void OnFrame(FrameDirection direction, ReadOnlySpan<byte> frame, Layer layer, string decision, TimeSpan time)
+    {
+        if (!Muted) inner.OnFrame(direction, frame, layer, decision, time);
+    }
+
+    public void OnReassembled(ReadOnlySpan<byte> datagram, TimeSpan time)
+    {
+        if (!Muted) inner.OnReassembled(datagram, time);
     }
 }

@@ -20,7 +20,7 @@ internal static class UpCommand
         var trace = new Option<bool>("--trace") { Description = "print one line per frame in and out, with the layer and its decision" };
         var serve = new Option<string>("--serve")
         {
-            Description = "built-in services, comma-separated: echo (UDP and TCP 7), discard (UDP and TCP 9), chargen (TCP 19), iperf3 (TCP 5201), or none",
+            Description = "built-in services, comma-separated: echo (UDP and TCP 7), discard (UDP and TCP 9), chargen (TCP 19), iperf3 (TCP 5201), http (ASP.NET Core on TCP 80; http:PORT for another port), or none",
             DefaultValueFactory = _ => "echo,discard",
         };
         var pcap = PcapOption.Create();
@@ -39,6 +39,8 @@ internal static class UpCommand
         cmd.SetAction(async (p, ct) =>
         {
             var services = ParseServices(p.GetValue(serve)!);
+            var httpPort = HttpPortOf(services);
+            var stackServices = services.Where(n => !IsHttp(n)).ToArray();
             using var device = args.OpenTap(p);
             var (stop, regs) = Signals.OnTermination();
             using var _ = regs;
@@ -50,13 +52,22 @@ internal static class UpCommand
             var options = args.BuildOptions(p, device.Mtu, device.Name, FrameObservers.Of(observers));
             var host = new StackHost(device, options);
             await host.StartAsync();
-            var running = await StackServices.StartAsync(host, services, new LineLogger("usernet: "));
+            var running = await StackServices.StartAsync(host, stackServices, new LineLogger("usernet: "));
+            Microsoft.AspNetCore.Builder.WebApplication? http = null;
+            try { if (httpPort is { } hp) http = await HttpService.StartAsync(host, hp); }
+            catch (IOException e)
+            {
+                await running.DisposeAsync();
+                await host.DisposeAsync();
+                throw new CliException($"--serve http: {e.Message}"); // the port is another service's (Kestrel's words)
+            }
             var serving = services.Length == 0 ? "" : " serving " + string.Join(",", services);
             Console.WriteLine($"usernet: up on {device.Name} ip {options.Address} mac {host.Mac} mtu {device.Mtu} offloads {(device.Offloads ? "tso4,csum" : "off")}{serving}");
             var reporting = p.GetValue(stats) is { } every ? ProcessStats.ReportAsync(TimeSpan.FromSeconds(every), Console.Out, stop.Token) : Task.CompletedTask;
             try { await Task.Delay(Timeout.Infinite, stop.Token); }
             catch (OperationCanceledException) { }
             await reporting;
+            if (http is not null) await http.DisposeAsync();
             await running.DisposeAsync();
             await host.DisposeAsync();
             recorder?.Dispose();
@@ -81,8 +92,28 @@ internal static class UpCommand
         var names = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         if (names is ["none"]) return [];
         foreach (var n in names)
-            if (!StackServices.Known.Contains(n)) throw new CliException($"--serve: unknown service '{n}' (known: {string.Join(", ", StackServices.Known)}, none)");
-        return names.Distinct().ToArray();
+        {
+            if (IsHttp(n))
+            {
+                if (n != "http" && !(int.TryParse(n.AsSpan(5), NumberStyles.None, CultureInfo.InvariantCulture, out var port) && port is >= 1 and <= 65535))
+                    throw new CliException($"--serve: '{n}': the http service takes a port from 1 to 65535 (http:8080), or none (port {HttpService.DefaultPort})");
+                continue;
+            }
+            if (!StackServices.Known.Contains(n)) throw new CliException($"--serve: unknown service '{n}' (known: {string.Join(", ", StackServices.Known)}, http, http:PORT, none)");
+        }
+        var distinct = names.Distinct().ToArray();
+        if (distinct.Count(IsHttp) > 1) throw new CliException("--serve: give the http service once");
+        return distinct;
+    }
+
+    private static bool IsHttp(string name) => name == "http" || name.StartsWith("http:", StringComparison.Ordinal);
+
+    /// <summary>The http service's port, if it is asked for.</summary>
+    internal static int? HttpPortOf(IEnumerable<string> services)
+    {
+        foreach (var n in services)
+            if (IsHttp(n)) return n == "http" ? HttpService.DefaultPort : int.Parse(n.AsSpan(5), CultureInfo.InvariantCulture);
+        return null;
     }
 }
 

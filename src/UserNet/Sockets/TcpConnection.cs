@@ -159,37 +159,128 @@ public sealed class TcpConnection : IDuplexPipe, IAsyncDisposable, ITcpUser
     }
 }
 
-/// <summary>A <see cref="Stream"/> over a <see cref="TcpConnection"/>'s pipes.</summary>
+/// <summary>
+/// A <see cref="Stream"/> over a <see cref="TcpConnection"/>'s pipes that fails as <see cref="NetworkStream"/> does, since
+/// SocketsHttpHandler and code written for sockets look for that shape: a connection that failed (reset by the peer,
+/// timed out, aborted) gives an <see cref="IOException"/> whose InnerException is the <see cref="SocketException"/>
+/// with its <see cref="SocketError"/>; any use after Dispose gives <see cref="ObjectDisposedException"/>.
+/// </summary>
 internal sealed class TcpStream(TcpConnection connection) : Stream
 {
     private readonly Stream _in = connection.Input.AsStream(leaveOpen: true);
     private readonly Stream _out = connection.Output.AsStream(leaveOpen: true);
+    private volatile bool _disposed;
 
-    public override bool CanRead => true;
-    public override bool CanWrite => true;
+    public override bool CanRead => !_disposed;
+    public override bool CanWrite => !_disposed;
     public override bool CanSeek => false;
     public override long Length => throw new NotSupportedException();
     public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-    public override int Read(byte[] buffer, int offset, int count) => _in.Read(buffer, offset, count);
-    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) => _in.ReadAsync(buffer, cancellationToken);
-    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => _in.ReadAsync(buffer, offset, count, cancellationToken);
-    public override void Write(byte[] buffer, int offset, int count) => _out.Write(buffer, offset, count);
-    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) => _out.WriteAsync(buffer, cancellationToken);
-    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) => _out.WriteAsync(buffer, offset, count, cancellationToken);
-    public override void Flush() => _out.Flush();
-    public override Task FlushAsync(CancellationToken cancellationToken) => _out.FlushAsync(cancellationToken);
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public override int Read(Span<byte> buffer)
+    {
+        ThrowIfDisposed();
+        try { return _in.Read(buffer); }
+        catch (Exception e) when (Translate(e, reading: true) is { } t) { throw t; }
+    }
+
+    public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ValueTask<int> read;
+        try { read = _in.ReadAsync(buffer, cancellationToken); }
+        catch (Exception e) when (Translate(e, reading: true) is { } t) { return ValueTask.FromException<int>(t); }
+        return read.IsCompletedSuccessfully ? read : AwaitRead(read);
+    }
+
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<int> AwaitRead(ValueTask<int> read)
+    {
+        try { return await read.ConfigureAwait(false); }
+        catch (Exception e) when (Translate(e, reading: true) is { } t) { throw t; }
+    }
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
+
+    public override void Write(ReadOnlySpan<byte> buffer)
+    {
+        ThrowIfDisposed();
+        try { _out.Write(buffer); }
+        catch (Exception e) when (Translate(e, reading: false) is { } t) { throw t; }
+    }
+
+    public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ThrowIfDisposed();
+        ValueTask write;
+        try { write = _out.WriteAsync(buffer, cancellationToken); }
+        catch (Exception e) when (Translate(e, reading: false) is { } t) { return ValueTask.FromException(t); }
+        return write.IsCompletedSuccessfully ? write : AwaitWrite(write);
+    }
+
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask AwaitWrite(ValueTask write)
+    {
+        try { await write.ConfigureAwait(false); }
+        catch (Exception e) when (Translate(e, reading: false) is { } t) { throw t; }
+    }
+
+    public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override void Flush()
+    {
+        ThrowIfDisposed();
+        try { _out.Flush(); }
+        catch (Exception e) when (Translate(e, reading: false) is { } t) { throw t; }
+    }
+
+    public override async Task FlushAsync(CancellationToken cancellationToken)
+    {
+        ThrowIfDisposed();
+        try { await _out.FlushAsync(cancellationToken).ConfigureAwait(false); }
+        catch (Exception e) when (Translate(e, reading: false) is { } t) { throw t; }
+    }
+
     public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
     public override void SetLength(long value) => throw new NotSupportedException();
 
+    /// <summary>
+    /// What NetworkStream would have thrown instead of <paramref name="e"/>; null to let it through (cancellation,
+    /// argument errors). The pipes report a failed connection with the SocketException its end carried.
+    /// </summary>
+    private Exception? Translate(Exception e, bool reading)
+    {
+        if (e is SocketException se)
+            return new IOException($"Unable to {(reading ? "read data from" : "write data to")} the transport connection: {se.Message}.", se);
+        if (_disposed && e is InvalidOperationException) return new ObjectDisposedException(GetType().FullName);
+        return null;
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+
     protected override void Dispose(bool disposing)
     {
-        if (disposing) connection.CloseAsync().AsTask().GetAwaiter().GetResult();
+        if (disposing && !_disposed)
+        {
+            _disposed = true;
+            connection.CloseAsync().AsTask().GetAwaiter().GetResult();
+        }
         base.Dispose(disposing);
     }
 
     public override async ValueTask DisposeAsync()
     {
-        await connection.CloseAsync().ConfigureAwait(false);
+        if (!_disposed)
+        {
+            _disposed = true;
+            await connection.CloseAsync().ConfigureAwait(false);
+        }
         await base.DisposeAsync().ConfigureAwait(false);
     }
 }

@@ -15,36 +15,38 @@ public sealed class TcpConnectionListener : IAsyncDisposable, ITcpListenerUser
     private readonly HandoffQueue<TcpConnection> _accepted;
     private TcpListenerCore _core = null!;
 
-    private TcpConnectionListener(IStackHost host, int port)
+    private TcpConnectionListener(IStackHost host)
     {
         _host = host;
         _accepted = new HandoffQueue<TcpConnection>(host.ApplicationScheduler);
-        LocalEndPoint = new IPEndPoint(host.Core.Address.Address.ToIPAddress(), port);
     }
 
     /// <summary>Listens on <paramref name="port"/>; at most <paramref name="backlog"/> connections may be half-open or waiting to be accepted.</summary>
     /// <param name="host">The stack to listen on: a <c>StackHost</c>, or a <see cref="NetStack"/> driven by hand.</param>
-    /// <param name="port">1 to 65535.</param>
+    /// <param name="port">1 to 65535, or 0 for a free port from the dynamic range (49152-65535), which <see cref="LocalEndPoint"/> then tells.</param>
     /// <param name="backlog">Half-open plus not-yet-accepted connections allowed; a SYN beyond it gets a SYN cookie (<see cref="TcpSettings.SynCookies"/>), or is dropped (the peer retries) when they are off.</param>
     /// <param name="settings">Buffer sizes and timers for accepted connections; null takes the stack's (<c>StackOptions.Tcp</c>).</param>
     /// <exception cref="SocketException">AddressAlreadyInUse: another listener has the port.</exception>
     public static async Task<TcpConnectionListener> StartAsync(IStackHost host, int port, int backlog = 128, TcpSettings? settings = null)
     {
         ArgumentNullException.ThrowIfNull(host);
-        ArgumentOutOfRangeException.ThrowIfLessThan(port, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(port);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(port, 65535);
         ArgumentOutOfRangeException.ThrowIfLessThan(backlog, 1);
-        var listener = new TcpConnectionListener(host, port);
+        var listener = new TcpConnectionListener(host);
         await host.InvokeAsync(stack =>
         {
-            listener._core = new TcpListenerCore((ushort)port, backlog, settings ?? stack.Options.Tcp, listener);
+            var bound = port == 0 ? stack.Tcp.PickListenPort() : (ushort)port;
+            listener.LocalEndPoint = new IPEndPoint(stack.Address.Address.ToIPAddress(), bound);
+            listener._core = new TcpListenerCore(bound, backlog, settings ?? stack.Options.Tcp, listener);
             stack.Tcp.Listen(listener._core);
             return true;
         }).ConfigureAwait(false);
         return listener;
     }
 
-    public IPEndPoint LocalEndPoint { get; }
+    /// <summary>The stack's address and the port listened on.</summary>
+    public IPEndPoint LocalEndPoint { get; private set; } = null!;
 
     /// <summary>Waits for the next established connection.</summary>
     /// <exception cref="ObjectDisposedException">The listener was stopped.</exception>

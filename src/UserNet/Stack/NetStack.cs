@@ -25,6 +25,9 @@ public interface IStackHost
 
     /// <summary>Where the sockets continue application code (a completed read, accept or flush).</summary>
     internal PipeScheduler ApplicationScheduler { get; }
+
+    /// <summary>The stack's address and prefix (fixed when the stack is made, so readable from any thread).</summary>
+    public Ipv4Subnet Address => Core.Address;
 }
 
 /// <summary>

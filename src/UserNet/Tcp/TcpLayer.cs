@@ -240,6 +240,13 @@ internal sealed partial class TcpLayer : ITransportProtocol, IDisposable
         throw new SocketException((int)SocketError.AddressAlreadyInUse);
     }
 
+    /// <summary>A port for a listener bound to port 0: the next free one in the dynamic range (RFC 6335 section 6).</summary>
+    public ushort PickListenPort()
+    {
+        if (_ephemeral.TryTake(this, static (s, p) => !s._listeners.ContainsKey(p), out var port)) return port;
+        throw new SocketException((int)SocketError.AddressAlreadyInUse);
+    }
+
     public void Listen(TcpListenerCore listener)
     {
         if (!_listeners.TryAdd(listener.Port, listener)) throw new SocketException((int)SocketError.AddressAlreadyInUse);

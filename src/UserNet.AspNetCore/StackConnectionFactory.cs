@@ -23,7 +23,7 @@ public sealed class StackConnectionFactory : IConnectionFactory
 
     /// <summary>Opens a TCP connection to <paramref name="endpoint"/>; cancelling aborts the handshake.</summary>
     /// <exception cref="NotSupportedException">Not an <see cref="IPEndPoint"/>.</exception>
-    /// <exception cref="System.Net.Sockets.SocketException">ConnectionRefused, TimedOut, HostUnreachable, NetworkUnreachable (see <see cref="TcpConnection.ConnectAsync"/>).</exception>
+    /// <exception cref="System.Net.Sockets.SocketException">ConnectionRefused, TimedOut, HostUnreachable, NetworkUnreachable (see <see cref="TcpConnection.ConnectAsync(UserNet.Stack.IStackHost, System.Net.IPEndPoint, UserNet.Tcp.TcpSettings?, System.Threading.CancellationToken)"/>).</exception>
     public async ValueTask<ConnectionContext> ConnectAsync(EndPoint endpoint, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(endpoint);

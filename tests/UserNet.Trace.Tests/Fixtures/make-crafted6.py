@@ -174,6 +174,17 @@ d4(A4, B4, A_MAC, 40063, 53, dns(11, 0x0100, [q('example.com', 1)])[:20])
 d4(A4, B4, A_MAC, 40064, 53, b'\x00\x0c\x01')
 d4(B4, A4, B_MAC, 53, 40065, dns(12, 0x8180, [q('example.com', 1)], [rr(PTR0, 1, bytes([93, 184, 216, 34]))])[:-2])
 d4(A4, B4, A_MAC, 40066, 53, struct.pack('!HHHHHH', 13, 0x0100, 1, 0, 0, 0) + b'\x41' + b'x' * 65 + b'\x00\x00\x01\x00\x01')
+# More DNS: other classes and types, flags (TC, AD, CD), an SOA and SRV answer, a reserved label type, a name longer than 255
+d4(B4, A4, B_MAC, 53, 40067, dns(15, 0x83a0, [q('version.bind', 16, 3)], [rr(PTR0, 16, b'\x039.9', c=3), rr(PTR0, 33, struct.pack('!HHH', 1, 2, 5060) + name('sip.example.com')), rr(PTR0, 6, name('ns.example.com') + name('root.example.com') + struct.pack('!IIIII', 7, 1, 2, 3, 4))]))
+d4(A4, B4, A_MAC, 40068, 53, dns(16, 0x0110, [q('example.com', 1)]))
+d4(A4, B4, A_MAC, 40069, 53, struct.pack('!HHHHHH', 17, 0x0100, 1, 0, 0, 0) + b'\x81' + b'y' * 20 + b'\x00\x00\x01\x00\x01')
+d4(A4, B4, A_MAC, 40071, 53, dns(18, 0x0100, [q('.'.join(['z' * 63] * 5), 1)]))
+d4(A4, B4, A_MAC, 40072, 53, dns(19, 0x2800, [q('example.com', 6)], an=[rr(PTR0, 1, A4)]))
+# More ICMPv6: reassembly time exceeded, an unreachable code tcpdump dumps in hex, a router advertisement with other flags, an MLDv2 query with the S flag and exponential codes
+add(eth6(B_MAC, UA, ip6(UB, UA, 58, icmp6(UB, UA, 3, 1, bytes(4) + inner_udp))))
+add(eth6(B_MAC, UA, ip6(UB, UA, 58, icmp6(UB, UA, 1, 6, bytes(4) + inner_udp[:24]))))
+add(eth6(B_MAC, a6('ff02::1'), ip6(LB, a6('ff02::1'), 58, icmp6(LB, a6('ff02::1'), 134, 0, struct.pack('!BBHII', 0, 0xc8, 0, 30000, 1000) + struct.pack('!BBBBIII', 3, 4, 48, 0x20, 0xffffffff, 0xffffffff, 0) + a6('fd00:1::') + struct.pack('!BBHI', 7, 1, 0, 600000)), hlim=255)))
+add(eth6(A_MAC, a6('ff02::1'), ip6(LA, a6('ff02::1'), 0, hbh(58, RA_OPT + PADN2) + icmp6(LA, a6('ff02::1'), 130, 0, struct.pack('!HH', 0x8123, 0) + a6('ff05::2') + struct.pack('!BBH', 0x0a, 0x85, 0)), hlim=1)))
 # DNS over TCP with its two-byte length prefix (RFC 1035 4.2.2)
 msg = dns(14, 0x0100, [q('example.com', 1)])
 add(eth(B_MAC, A_MAC, 0x0800, ip4(A4, B4, 6, tcp4(A4, B4, 40070, 53, 1, 1, 0x18, 502, data=struct.pack('!H', len(msg)) + msg))))
@@ -209,11 +220,12 @@ arp = eth(b'\xff' * 6, A_MAC, 0x0806, struct.pack('!HHBBH', 1, 0x0800, 6, 4, 1) 
 def etype(p): return 0x86dd if p[0] >> 4 == 6 else 0x0800
 def sll(pkt_type, p, proto=None, hatype=1, addr=A_MAC):
     return struct.pack('!HHH', pkt_type, hatype, len(addr)) + addr.ljust(8, b'\0') + struct.pack('!H', proto if proto is not None else etype(p)) + p
-def sll2(pkt_type, p, proto=None, ifindex=2, hatype=1, addr=A_MAC):
+def sll2(pkt_type, p, proto=None, ifindex=1002, hatype=1, addr=A_MAC):
     return struct.pack('!HHIHBB', proto if proto is not None else etype(p), 0, ifindex, hatype, pkt_type, len(addr)) + addr.ljust(8, b'\0') + p
 cooked = [(i % 5, p) for i, p in enumerate(some)]
 write('cooked-sll.pcap', [sll(t, p) for t, p in cooked] + [sll(1, arp[14:], 0x0806), sll(0, bytes(10), 0x0800, hatype=772, addr=b''), sll(3, b'\x12\x34', 0x88b5), b'\x00\x01\x00\x01'], 113)
-write('cooked-sll2.pcap', [sll2(t, p, ifindex=2 + t) for t, p in cooked] + [sll2(1, arp[14:], 0x0806), sll2(4, some[0], hatype=772, addr=b''), sll2(0, b'\x12\x34', 0x88b5), b'\x86\xdd\x00\x00\x00\x00'], 276)
+# Interface indexes no machine has, so that tcpdump names them '?' wherever the text is made
+write('cooked-sll2.pcap', [sll2(t, p, ifindex=1002 + t) for t, p in cooked] + [sll2(1, arp[14:], 0x0806), sll2(4, some[0], hatype=772, addr=b''), sll2(0, b'\x12\x34', 0x88b5), b'\x86\xdd\x00\x00\x00\x00'], 276)
 write('raw.pcap', some + [b'\x50' + bytes(30), b''], 101)
 write('raw4.pcap', [p for p in some if p[0] >> 4 == 4], 228)
 write('raw6.pcap', [p for p in some if p[0] >> 4 == 6], 229)

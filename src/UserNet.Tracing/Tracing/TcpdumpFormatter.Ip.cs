@@ -124,11 +124,13 @@ public sealed partial class TcpdumpFormatter
         }
     }
 
+    /// <summary>tcpdump's ipproto_values: the names -v prints for an IP protocol number (IPv4 and IPv6 alike).</summary>
     private static string IpProtocolName(byte p) => p switch
     {
-        0 => "HBH", 1 => "ICMP", 2 => "IGMP", 4 => "IPIP", 6 => "TCP", 8 => "EGP", 9 => "IGRP", 17 => "UDP",
-        41 => "IPv6", 46 => "RSVP", 47 => "GRE", 50 => "ESP", 51 => "AH", 58 => "ICMPv6", 88 => "EIGRP", 89 => "OSPF",
-        103 => "PIM", 112 => "VRRP", 115 => "L2TP", 132 => "SCTP", 136 => "UDPLite",
+        0 => "Options", 1 => "ICMP", 2 => "IGMP", 4 => "IPIP", 6 => "TCP", 8 => "EGP", 9 => "IGRP", 17 => "UDP", 33 => "DCCP",
+        41 => "IPv6", 43 => "Routing", 44 => "Fragment", 46 => "RSVP", 47 => "GRE", 50 => "ESP", 51 => "AH", 55 => "Mobile IP",
+        58 => "ICMPv6", 62 => "Mobile IP (old)", 88 => "EIGRP", 89 => "OSPF", 103 => "PIM", 108 => "Compressed IP",
+        112 => "VRRP", 113 => "PGM", 132 => "SCTP", 135 => "Mobility",
         _ => "unknown",
     };
 

@@ -112,7 +112,7 @@ public sealed partial class TcpdumpFormatter
             sb.Append('(');
             if ((flow & 0x0ff00000) != 0) sb.Append("class 0x").Append(((flow & 0x0ff00000) >> 20).ToString("x2")).Append(", ");
             if ((flow & 0x000fffff) != 0) sb.Append("flowlabel 0x").Append((flow & 0x000fffff).ToString("x5")).Append(", ");
-            sb.Append("hlim ").Append(p[7]).Append(", next-header ").Append(Ip6ProtocolName((byte)nh)).Append(" (").Append(nh)
+            sb.Append("hlim ").Append(p[7]).Append(", next-header ").Append(IpProtocolName((byte)nh)).Append(" (").Append(nh)
               .Append(") payload length: ").Append(payloadLength).Append(") ");
         }
         // Like tcpdump, nothing past the end of the IPv6 payload is read.
@@ -212,12 +212,6 @@ public sealed partial class TcpdumpFormatter
         sb.Append(' ');
         return true;
     }
-
-    private static string Ip6ProtocolName(byte p) => p switch
-    {
-        0 => "Options", 43 => "Routing", 44 => "Fragment", 59 or 60 => "unknown",
-        _ => IpProtocolName(p),
-    };
 
     // ---------------------------------------------------------------- ICMPv6 (RFC 4443), ND (RFC 4861), MLD (RFC 2710, RFC 3810)
 

@@ -10,7 +10,8 @@ namespace UserNet.Trace.Tests;
 /// (make-crafted.py); Fixtures/live.pcap is the kernel talking to itself over veth (make-live.sh): ARP, ping,
 /// fragments, UDP, port unreachable, a TCP connection. Fixtures/crafted6.pcap holds hand-built IPv6, ICMPv6, ND, MLD,
 /// DNS and HTTP frames, broken ones among them, and cooked-sll/cooked-sll2/raw/raw4/raw6.pcap some of the same
-/// packets under the Linux cooked and raw-IP link types (make-crafted6.py); Fixtures/live6*.pcap is the kernel
+/// packets under the Linux cooked and raw-IP link types, and snap6.pcap all of crafted6's frames cut to 80 bytes as
+/// tcpdump -s 80 would (make-crafted6.py); Fixtures/live6*.pcap is the kernel
 /// talking IPv6 over veth, captured on the veth and with -i any (make-live6.sh). Fixtures/*.tcpdump*.txt is what
 /// tcpdump printed for them (make-expected.sh), and one test checks the captures against the installed tcpdump.
 /// </summary>
@@ -22,7 +23,7 @@ public sealed class TcpdumpFormatterTests
         foreach (var capture in new[] { "crafted", "live" })
             foreach (var opts in new[] { "", "-v", "-e", "-e -v", "-x", "-X", "-XX -v", "-tt", "-ttt", "-tttt", "-ttttt", "-t" })
                 data.Add(capture, opts);
-        foreach (var capture in new[] { "crafted6", "live6", "live6-sll", "cooked-sll", "cooked-sll2", "raw", "raw4", "raw6" })
+        foreach (var capture in new[] { "crafted6", "snap6", "live6", "live6-sll", "cooked-sll", "cooked-sll2", "raw", "raw4", "raw6" })
             foreach (var opts in new[] { "", "-v", "-e", "-e -v", "-x", "-X", "-XX -v", "-xx" })
                 data.Add(capture, opts);
         return data;
@@ -81,6 +82,8 @@ public sealed class TcpdumpFormatterTests
     [InlineData("crafted6", "")]
     [InlineData("crafted6", "-v")]
     [InlineData("crafted6", "-e -X")]
+    [InlineData("snap6", "-v")]
+    [InlineData("snap6", "-x")]
     [InlineData("live6", "")]
     [InlineData("live6", "-v")]
     [InlineData("live6-sll", "-e")]
@@ -122,7 +125,7 @@ public sealed class TcpdumpFormatterTests
     public void Never_throws_on_any_prefix_or_random_bytes()
     {
         var rng = new Random(7);
-        var frames = new[] { "crafted", "live", "crafted6", "live6", "live6-sll", "live6-sll2", "cooked-sll", "cooked-sll2", "raw" }
+        var frames = new[] { "crafted", "live", "crafted6", "snap6", "live6", "live6-sll", "live6-sll2", "cooked-sll", "cooked-sll2", "raw" }
             .SelectMany(c => Repo.ReadAll(Repo.Fixture(c + ".pcap"))).ToList();
         foreach (var opts in new[] { "", "-v -e -X" })
         {

@@ -25,7 +25,7 @@ public sealed partial class TcpdumpFormatter
             sb.Append(' ');
         }
         if (length < 12) { sb.Append("domain [length ").Append(length).Append(" < 12] (invalid)"); return; }
-        Need(m, 12);
+        if (m.Length < 12) throw GiveUp; // tcpdump's ND_TCHECK: a goto, not a longjmp
         ushort id = U16(m, 0), flags = U16(m, 2);
         int qd = U16(m, 4), an = U16(m, 6), ns = U16(m, 8), ar = U16(m, 10);
 

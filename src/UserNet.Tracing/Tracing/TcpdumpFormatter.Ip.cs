@@ -153,7 +153,7 @@ public sealed partial class TcpdumpFormatter
         string? text = null;
         if (isError || type is 0 or 8 or 9 or 13 or 14 or 15 or 16 or 17 or 18)
         {
-            int need = isError ? 8 + 20 : 8;
+            int need = isError && type is not (4 or 12) ? 8 + 20 : 8; // source quench and parameter problem read nothing of the inner datagram
             if (m.Length < need) { sb.Append(" [|icmp]"); return; }
         }
         switch (type)

@@ -145,12 +145,14 @@ public sealed partial class TcpdumpFormatter
                 {
                     _protocol = "frag6";
                     ushort offlg = G16(h, 2);
+                    uint ident = _o.Verbose > 0 ? G32(h, 4) : 0;
                     int rest = 40 + payloadLength - at - 8;
                     sb.Append("frag (");
-                    if (_o.Verbose > 0) sb.Append("0x").Append(G32(h, 4).ToString("x8")).Append(':');
+                    if (_o.Verbose > 0) sb.Append("0x").Append(ident.ToString("x8")).Append(':');
                     sb.Append(offlg & 0xfff8).Append('|').Append(rest).Append(')');
-                    if ((offlg & 0xfff8) != 0 || p.Length <= at + 8) return; // a later fragment: its transport header is elsewhere
+                    if ((offlg & 0xfff8) != 0) return; // a later fragment: its transport header is elsewhere
                     sb.Append(' ');
+                    if (p.Length <= at + 8) return;
                     advance = 8;
                     nh = h[0];
                     fragmented = true;
@@ -272,7 +274,7 @@ public sealed partial class TcpdumpFormatter
                 else sb.Append(", unknown code (").Append(code).Append(')');
                 break;
             case 4:
-                Need(m, inner + 40);
+                if (m.Length < inner + 40) throw GiveUp; // tcpdump's ND_TCHECK: a goto, not a longjmp
                 sb.Append(code switch
                 {
                     0 => ", erroneous - octet ", 1 => ", next header - octet ", 2 => ", option - octet ", 3 => ", incomplete header chain - octet ",

@@ -67,8 +67,8 @@ public sealed partial class TcpdumpFormatter
         if (hlen > 20)
         {
             sb.Append(", options [");
-            if (t.Length < hlen) { sb.Append("|tcp]"); return; }
-            if (!TcpOptions(t[20..hlen], rev ? thSeq : thAck, sb)) return;
+            // Options cut off by the capture are printed as far as they go, then [|tcp] (tcpdump's GET macros).
+            if (!TcpOptions(t[20..Math.Min(hlen, t.Length)], hlen - 20, rev ? thSeq : thAck, sb)) return;
         }
         sb.Append(", length ").Append(dataLength);
         if (dataLength <= 0) return;
@@ -97,19 +97,19 @@ public sealed partial class TcpdumpFormatter
     /// known option is read by its own size, and a length byte that disagrees is shown as <c>[len N]</c>. Returns
     /// false after <c>[bad opt]</c>, where tcpdump ends the line.
     /// </summary>
-    private static bool TcpOptions(ReadOnlySpan<byte> o, uint sackBase, StringBuilder sb)
+    private static bool TcpOptions(ReadOnlySpan<byte> o, int optionsLength, uint sackBase, StringBuilder sb)
     {
-        int i = 0, remaining = o.Length;
+        int i = 0, remaining = optionsLength;
         bool first = true;
         while (remaining > 0)
         {
             if (!first) sb.Append(',');
-            byte kind = o[i++];
+            byte kind = G8(o, i++);
             int len = 1;
             if (kind is not (0 or 1))
             {
                 if (remaining < 2) return BadOption(sb, first);
-                len = o[i++];
+                len = G8(o, i++);
                 if (len < 2 || len > remaining) return BadOption(sb, first);
                 remaining--;
             }
@@ -121,12 +121,14 @@ public sealed partial class TcpdumpFormatter
                 case 2:
                     datalen = 2;
                     if (datalen > remaining) return BadOption(sb, first);
-                    sb.Append(' ').Append(U16(o, i));
+                    if (o.Length < i + datalen) return CutShort(sb, first);
+                    sb.Append(' ').Append(G16(o, i));
                     break;
                 case 3:
                     datalen = 1;
                     if (datalen > remaining) return BadOption(sb, first);
-                    sb.Append(' ').Append(o[i]);
+                    if (o.Length < i + datalen) return CutShort(sb, first);
+                    sb.Append(' ').Append(G8(o, i));
                     break;
                 case 5:
                     datalen = len - 2;
@@ -137,23 +139,28 @@ public sealed partial class TcpdumpFormatter
                         for (int b = 0; b < datalen; b += 8)
                         {
                             if (b + 8 > remaining) return BadOption(sb, first);
-                            sb.Append('{').Append(U32(o, i + b) - sackBase).Append(':').Append(U32(o, i + b + 4) - sackBase).Append('}');
+                            if (o.Length < i + b + 8) return CutShort(sb, first);
+                            sb.Append('{').Append(G32(o, i + b) - sackBase).Append(':').Append(G32(o, i + b + 4) - sackBase).Append('}');
                         }
                     }
                     break;
                 case 6: case 7: case 11: case 12: case 13:
                     datalen = 4;
                     if (datalen > remaining) return BadOption(sb, first);
-                    sb.Append(' ').Append(U32(o, i));
+                    if (o.Length < i + datalen) return CutShort(sb, first);
+                    sb.Append(' ').Append(G32(o, i));
                     break;
                 case 8:
                     datalen = 8;
                     if (datalen > remaining) return BadOption(sb, first);
-                    sb.Append(" val ").Append(U32(o, i)).Append(" ecr ").Append(U32(o, i + 4));
+                    if (o.Length < i + datalen) return CutShort(sb, first);
+                    { uint val = G32(o, i), ecr = G32(o, i + 4); sb.Append(" val ").Append(val).Append(" ecr ").Append(ecr); }
                     break;
                 case 19:
                     datalen = 16;
                     if (datalen > remaining) return BadOption(sb, first);
+                    if (o.Length < i + datalen) return CutShort(sb, first);
+                    Need(o, i + 16);
                     sb.Append(" shared secret not supplied with -M, can't check - ").Append(Convert.ToHexString(o.Slice(i, 16)).ToLowerInvariant());
                     break;
                 case 0: case 1: case 4:
@@ -161,7 +168,8 @@ public sealed partial class TcpdumpFormatter
                 default:
                     datalen = len - 2;
                     if (datalen > remaining) return BadOption(sb, first);
-                    if (datalen > 0) sb.Append(" 0x").Append(Convert.ToHexString(o.Slice(i, datalen)).ToLowerInvariant());
+                    if (o.Length < i + datalen) return CutShort(sb, first);
+                    if (datalen > 0) { Need(o, i + datalen); sb.Append(" 0x").Append(Convert.ToHexString(o.Slice(i, datalen)).ToLowerInvariant()); }
                     break;
             }
             i += datalen;
@@ -173,6 +181,14 @@ public sealed partial class TcpdumpFormatter
         }
         sb.Append(']');
         return true;
+    }
+
+    /// <summary>An option's data beyond the capture (tcpdump's LENCHECK: a goto, so the words so far stay, then "&gt;").</summary>
+    private static bool CutShort(StringBuilder sb, bool first)
+    {
+        sb.Append(" [|tcp]");
+        if (!first) sb.Append('>');
+        return false;
     }
 
     private static bool BadOption(StringBuilder sb, bool first)

@@ -229,3 +229,12 @@ write('cooked-sll2.pcap', [sll2(t, p, ifindex=1002 + t) for t, p in cooked] + [s
 write('raw.pcap', some + [b'\x50' + bytes(30), b''], 101)
 write('raw4.pcap', [p for p in some if p[0] >> 4 == 4], 228)
 write('raw6.pcap', [p for p in some if p[0] >> 4 == 6], 229)
+
+# Everything above as a capture with a short snapshot length (tcpdump -s 80): the packets' ends are missing, their
+# lengths on the wire are not, so each printer meets its cut
+out = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'snap6.pcap')
+with open(out, 'wb') as f:
+    f.write(struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 80, 1))
+    for i, fr in enumerate(frames):
+        f.write(struct.pack('<IIII', 1700000000 + i // 4, (i % 4) * 250000 + i, min(80, len(fr)), len(fr)) + fr[:80])
+print(out, len(frames), 'frames')

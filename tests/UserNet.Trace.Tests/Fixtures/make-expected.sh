@@ -10,7 +10,7 @@ for cap in crafted live; do
     TZ=UTC tcpdump -n $opts -r "$cap.pcap" 2>/dev/null > "$name"
   done
 done
-for cap in crafted6 live6 live6-sll cooked-sll cooked-sll2 raw raw4 raw6; do
+for cap in crafted6 snap6 live6 live6-sll cooked-sll cooked-sll2 raw raw4 raw6; do
   for opts in "" "-v" "-e" "-e -v" "-x" "-X" "-XX -v" "-xx"; do
     name="$cap.tcpdump${opts// /}.txt"
     TZ=UTC tcpdump -n $opts -r "$cap.pcap" 2>/dev/null > "$name"

@@ -73,7 +73,9 @@ public sealed partial class TcpdumpFormatter
 
     /// <summary>The protocol whose printer is running, for <c>[|protocol]</c> (tcpdump's ndo_protocol).</summary>
     private string _protocol = "";
-    private static readonly Truncated TruncatedInstance = new(true), GiveUp = new(false);
+    /// <summary>A new exception each time (formatters on several threads must not share one); only a truncated packet pays for it.</summary>
+    private static Truncated TruncatedInstance => new(true);
+    private static Truncated GiveUp => new(false);
 
     private static void Need(ReadOnlySpan<byte> b, int end) { if (end > b.Length || end < 0) throw TruncatedInstance; }
     private static byte G8(ReadOnlySpan<byte> b, int at) { Need(b, at + 1); return b[at]; }

@@ -7,9 +7,10 @@ using UserNet.Wire;
 namespace UserNet.Tracing;
 
 /// <summary>
-/// Describes captured frames in the words of tcpdump 4.99 with <c>-n</c>, line for line, for Ethernet, ARP, IPv4,
-/// ICMP, UDP and TCP (with <c>-v</c>, <c>-e</c>, the <c>-t</c> family and <c>-x</c>/<c>-X</c>). Anything else still
-/// gets one line. Keeps per-conversation TCP state (for relative sequence numbers) and the previous timestamp, so
+/// Describes captured frames in the words of tcpdump 4.99 with <c>-n</c>, line for line, for Ethernet, Linux cooked
+/// (SLL, SLL2) and raw-IP link types, ARP, IPv4, IPv6 (hop-by-hop, destination options, fragment), ICMP, ICMPv6
+/// (neighbour and router discovery, MLDv1 and v2, errors), UDP, TCP, DNS and HTTP's first line (with <c>-v</c>,
+/// <c>-e</c>, the <c>-t</c> family and <c>-x</c>/<c>-X</c>). Anything else still gets one line. Keeps per-conversation TCP state (for relative sequence numbers) and the previous timestamp, so
 /// one formatter describes one capture, in order. Never throws for any bytes.
 /// </summary>
 public sealed partial class TcpdumpFormatter

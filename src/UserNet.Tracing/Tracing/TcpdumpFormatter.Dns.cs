@@ -12,7 +12,7 @@ public sealed partial class TcpdumpFormatter
     /// A DNS message: <paramref name="m"/> holds the captured bytes (over TCP from its two-byte length prefix, RFC 1035
     /// 4.2.2), <paramref name="length"/> the bytes the transport says it has.
     /// </summary>
-    private void Dns(ReadOnlySpan<byte> m, int length, bool overTcp, StringBuilder sb)
+    private void Dns(ReadOnlySpan<byte> m, int length, bool overTcp, StringBuilder sb, bool mdns = false)
     {
         _protocol = "domain";
         if (overTcp)
@@ -76,12 +76,12 @@ public sealed partial class TcpdumpFormatter
             sb.Append(' ').Append(an).Append('/').Append(ns).Append('/').Append(ar);
             if (an > 0)
             {
-                if ((cp = ResourceRecord(m, cp, sb)) < 0) throw GiveUp;
+                if ((cp = ResourceRecord(m, cp, mdns, sb)) < 0) throw GiveUp;
                 an--;
                 while (cp < m.Length && an > 0)
                 {
                     sb.Append(',');
-                    if ((cp = ResourceRecord(m, cp, sb)) < 0) throw GiveUp;
+                    if ((cp = ResourceRecord(m, cp, mdns, sb)) < 0) throw GiveUp;
                     an--;
                 }
             }
@@ -105,11 +105,11 @@ public sealed partial class TcpdumpFormatter
             if (ar > 0) sb.Append(" [").Append(ar).Append("au]");
             if (qd > 0)
             {
-                if ((cp = Question(m, cp, sb)) < 0) throw GiveUp;
+                if ((cp = Question(m, cp, mdns, sb)) < 0) throw GiveUp;
                 qd--;
                 while (cp < m.Length && qd > 0)
                 {
-                    if ((cp = Question(m, cp, sb)) < 0) throw GiveUp;
+                    if ((cp = Question(m, cp, mdns, sb)) < 0) throw GiveUp;
                     qd--;
                 }
             }
@@ -200,21 +200,24 @@ public sealed partial class TcpdumpFormatter
         return n != 0;
     }
 
-    private static int Question(ReadOnlySpan<byte> m, int cp, StringBuilder sb)
+    private static int Question(ReadOnlySpan<byte> m, int cp, bool mdns, StringBuilder sb)
     {
         int start = cp;
         cp = NameSkip(m, cp);
         if (cp < 0 || cp + 4 > m.Length) return -1;
         sb.Append(' ').Append(DnsType(U16(m, cp)));
         int cls = U16(m, cp + 2);
+        bool unicastResponse = mdns && (cls & 0x8000) != 0; // RFC 6762 5.4
+        if (mdns) cls &= 0x7fff;
         if (cls != 1) sb.Append(' ').Append(DnsClass(cls));
+        if (mdns) sb.Append(unicastResponse ? " (QU)" : " (QM)");
         sb.Append("? ");
         int end = DomainName(m, start, sb);
         return end < 0 ? -1 : end + 4;
     }
 
     /// <summary>One resource record: with -v its owner name, then type, class (unless IN) and the data tcpdump decodes.</summary>
-    private int ResourceRecord(ReadOnlySpan<byte> m, int cp, StringBuilder sb)
+    private int ResourceRecord(ReadOnlySpan<byte> m, int cp, bool mdns, StringBuilder sb)
     {
         if (_o.Verbose > 0)
         {
@@ -224,7 +227,10 @@ public sealed partial class TcpdumpFormatter
         else cp = NameSkip(m, cp);
         if (cp < 0 || cp + 10 > m.Length) return m.Length;
         int type = U16(m, cp), cls = U16(m, cp + 2);
+        bool cacheFlush = mdns && (cls & 0x8000) != 0; // RFC 6762 10.2
+        if (mdns) cls &= 0x7fff;
         if (cls != 1 && type != 41) sb.Append(' ').Append(DnsClass(cls));
+        if (cacheFlush) sb.Append(" (Cache flush)");
         int len = U16(m, cp + 8);
         cp += 10;
         int rp = cp + len;

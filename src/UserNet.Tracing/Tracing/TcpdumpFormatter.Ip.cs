@@ -294,9 +294,9 @@ public sealed partial class TcpdumpFormatter
                 sb.Append("[bad udp cksum 0x").Append(U16(u, 6).ToString("x4")).Append(" -> 0x").Append(e.ShouldBe(IpProtocol.Udp, segment, 6).ToString("x4")).Append("!] ");
             else sb.Append("[udp sum ok] ");
         }
-        if (sport == 53 || dport == 53)
+        if (sport == 53 || dport == 53 || sport == 5353 || dport == 5353)
         {
-            Dns(u[8..Math.Min(u.Length, checkedLength)], checkedLength - 8, overTcp: false, sb);
+            Dns(u[8..Math.Min(u.Length, checkedLength)], checkedLength - 8, overTcp: false, sb, mdns: sport != 53 && dport != 53);
             return;
         }
         sb.Append("UDP, length ").Append(ulen - 8);

@@ -311,7 +311,7 @@ public static class Seeds
                 long? previous = null;
                 foreach (var r in records.Skip(start).Take(12))
                 {
-                    input.WriteByte(r.LinkType switch { LinkTypes.Ethernet => 0, LinkTypes.Raw => 1, LinkTypes.LinuxSll => 2, _ => (byte)r.LinkType });
+                    input.WriteByte(r.LinkType switch { LinkTypes.Ethernet => 0, LinkTypes.Raw => 1, LinkTypes.LinuxSll => 2, LinkTypes.LinuxSll2 => 3, _ => (byte)r.LinkType });
                     long step = previous is { } p ? (r.Timestamp - p) / 1000 : 0;
                     previous = r.Timestamp;
                     input.Write(U32((uint)(int)Math.Clamp(step, int.MinValue, int.MaxValue)));

@@ -14,7 +14,7 @@ namespace UserNet.Fuzz;
 /// The input: <c>options (1)</c>, then records <c>link type (1), time step (4, signed microseconds), length on the
 /// wire less the bytes given (1, signed), length (2), bytes</c>. Options: bit 0 -v, bit 1 -e, bits 2-3 -x (1) or -X
 /// (2, 3), bit 4 -xx/-XX, bits 5-7 the timestamp style (0 to 5, as <see cref="TimestampStyle"/>; 6 and 7 the default).
-/// Link type 0 is Ethernet, 1 raw IP, 2 Linux cooked; any other value is taken as the link type itself.
+/// Link type 0 is Ethernet, 1 raw IP, 2 Linux cooked, 3 Linux cooked v2; any other value is taken as the link type itself.
 /// </remarks>
 public static class TcpdumpTarget
 {
@@ -46,7 +46,7 @@ public static class TcpdumpTarget
             timestamp += (int)r.U32() * 1000L;
             int extra = (sbyte)r.U8();
             var data = r.Bytes(r.U16());
-            int linkType = link switch { 0 => LinkTypes.Ethernet, 1 => LinkTypes.Raw, 2 => LinkTypes.LinuxSll, _ => link };
+            int linkType = link switch { 0 => LinkTypes.Ethernet, 1 => LinkTypes.Raw, 2 => LinkTypes.LinuxSll, 3 => LinkTypes.LinuxSll2, _ => link };
             CheckText(formatter.Format(timestamp, data, Math.Max(0, data.Length + extra), linkType), data);
         }
     }

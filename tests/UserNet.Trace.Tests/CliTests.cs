@@ -96,6 +96,29 @@ public sealed class CliTests
         finally { Directory.Delete(dir, recursive: true); }
     }
 
+    [Fact]
+    public void Trace_w_keeps_the_link_type_of_the_records_and_refuses_to_mix_two_in_one_file()
+    {
+        var dir = Directory.CreateTempSubdirectory("usernet-").FullName;
+        try
+        {
+            foreach (var (capture, name) in new[] { ("cooked-sll", "LINUX_SLL"), ("cooked-sll2", "LINUX_SLL2"), ("raw6", "IPV6") })
+                foreach (var ext in new[] { ".pcap", ".pcapng" })
+                {
+                    var copy = Path.Combine(dir, capture + ext);
+                    Assert.Equal(0, Shell.Usernet("trace", "-r", Repo.Fixture(capture + ".pcap"), "-w", copy).ExitCode);
+                    var t = Shell.Tool("tcpdump", "-n", "-r", copy);
+                    Assert.Contains($"link-type {name} ", t.Stderr);
+                    Assert.Equal(Shell.Tool("tcpdump", "-n", "-r", Repo.Fixture(capture + ".pcap")).Stdout, t.Stdout);
+                }
+            // Two sections of different link types in one pcapng: one clear line, not a file that lies about half its packets.
+            var mixed = Path.Combine(dir, "mixed.pcapng");
+            File.WriteAllBytes(mixed, [.. File.ReadAllBytes(Path.Combine(dir, "cooked-sll.pcapng")), .. File.ReadAllBytes(Path.Combine(dir, "raw6.pcapng"))]);
+            AssertOneLineError(Shell.Usernet("trace", "-r", mixed, "-w", Path.Combine(dir, "out.pcapng")), "cannot write link type 229 after link type 113 to one file");
+        }
+        finally { Directory.Delete(dir, recursive: true); }
+    }
+
     /// <summary>
     /// The kernel pings the stack on a TAP in a namespace made for this test, while usernet trace -i watches the
     /// TAP's kernel side; the namespace goes away at the end, also on failure.

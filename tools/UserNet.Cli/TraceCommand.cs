@@ -51,7 +51,7 @@ internal static class TraceCommand
             ICaptureWriter? writer = null;
             if (p.GetValue(write) is { } outPath)
             {
-                try { writer = CaptureFile.Create(outPath); }
+                try { writer = new LinkTypeFollowingWriter(outPath); }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException) { throw new CliException($"cannot write {outPath}: {e.Message}"); }
             }
             using var _w = writer;

@@ -4,8 +4,20 @@ namespace UserNet.Capture;
 public static class LinkTypes
 {
     public const int Ethernet = 1;
+    /// <summary>Raw IP (IPv4 or IPv6 by the version nibble).</summary>
     public const int Raw = 101;
+    /// <summary>Linux cooked capture v1 (16-byte header).</summary>
     public const int LinuxSll = 113;
+    /// <summary>Linux cooked capture v2 (20-byte header, with the interface index), what <c>tcpdump -i any</c> writes.</summary>
+    public const int LinuxSll2 = 276;
+    /// <summary>Raw IPv4 only.</summary>
+    public const int Ipv4 = 228;
+    /// <summary>Raw IPv6 only.</summary>
+    public const int Ipv6 = 229;
+    /// <summary>DLT_RAW as most systems number it, found in some files instead of <see cref="Raw"/>.</summary>
+    public const int DltRaw = 12;
+    /// <summary>DLT_RAW as OpenBSD numbers it.</summary>
+    public const int DltRawOpenBsd = 14;
 }
 
 /// <summary>

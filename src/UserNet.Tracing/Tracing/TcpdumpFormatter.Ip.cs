@@ -15,7 +15,7 @@ public sealed partial class TcpdumpFormatter
     private void Ip(ReadOnlySpan<byte> p, int length, StringBuilder sb, bool prefix)
     {
         if (prefix) sb.Append("IP ");
-        if (p.Length < Ipv4Header.MinimumLength) { sb.Append(" [|ip]"); return; }
+        if (p.Length < 1) { sb.Append(" [|ip]"); return; }
         int version = p[0] >> 4;
         if (version != 4)
         {
@@ -24,6 +24,7 @@ public sealed partial class TcpdumpFormatter
             sb.Append(version == 6 ? "6, wrong link-layer encapsulation" : version.ToString()).Append(" (invalid)");
             return;
         }
+        if (p.Length < Ipv4Header.MinimumLength) { sb.Append(" [|ip]"); return; }
         int hlen = (p[0] & 0x0F) * 4;
         if (hlen < Ipv4Header.MinimumLength) { sb.Append("bad-hlen ").Append(hlen); return; }
         int total = BinaryPrimitives.ReadUInt16BigEndian(p[2..]);
@@ -65,8 +66,8 @@ public sealed partial class TcpdumpFormatter
         switch (proto)
         {
             case IpProtocol.Icmp: Icmp(src, dst, payload, payloadLength, fragmented, sb); break;
-            case IpProtocol.Udp: Udp(src, dst, payload, payloadLength, sb); break;
-            case IpProtocol.Tcp: Tcp(src, dst, payload, payloadLength, fragmented, sb); break;
+            case IpProtocol.Udp: Udp(IpEnds.Of(src, dst), payload, payloadLength, fragmented, sb); break;
+            case IpProtocol.Tcp: Tcp(IpEnds.Of(src, dst), payload, payloadLength, fragmented, sb); break;
             default:
                 sb.Append(src.ToString()).Append(" > ").Append(dst.ToString()).Append(":  ip-proto-").Append(proto).Append(' ').Append(payloadLength);
                 break;
@@ -123,11 +124,13 @@ public sealed partial class TcpdumpFormatter
         }
     }
 
+    /// <summary>tcpdump's ipproto_values: the names -v prints for an IP protocol number (IPv4 and IPv6 alike).</summary>
     private static string IpProtocolName(byte p) => p switch
     {
-        0 => "HBH", 1 => "ICMP", 2 => "IGMP", 4 => "IPIP", 6 => "TCP", 8 => "EGP", 9 => "IGRP", 17 => "UDP",
-        41 => "IPv6", 46 => "RSVP", 47 => "GRE", 50 => "ESP", 51 => "AH", 58 => "ICMPv6", 88 => "EIGRP", 89 => "OSPF",
-        103 => "PIM", 112 => "VRRP", 115 => "L2TP", 132 => "SCTP", 136 => "UDPLite",
+        0 => "Options", 1 => "ICMP", 2 => "IGMP", 4 => "IPIP", 6 => "TCP", 8 => "EGP", 9 => "IGRP", 17 => "UDP", 33 => "DCCP",
+        41 => "IPv6", 43 => "Routing", 44 => "Fragment", 46 => "RSVP", 47 => "GRE", 50 => "ESP", 51 => "AH", 55 => "Mobile IP",
+        58 => "ICMPv6", 62 => "Mobile IP (old)", 88 => "EIGRP", 89 => "OSPF", 103 => "PIM", 108 => "Compressed IP",
+        112 => "VRRP", 113 => "PGM", 132 => "SCTP", 135 => "Mobility",
         _ => "unknown",
     };
 
@@ -150,7 +153,7 @@ public sealed partial class TcpdumpFormatter
         string? text = null;
         if (isError || type is 0 or 8 or 9 or 13 or 14 or 15 or 16 or 17 or 18)
         {
-            int need = isError ? 8 + 20 : 8;
+            int need = isError && type is not (4 or 12) ? 8 + 20 : 8; // source quench and parameter problem read nothing of the inner datagram
             if (m.Length < need) { sb.Append(" [|icmp]"); return; }
         }
         switch (type)
@@ -271,15 +274,44 @@ public sealed partial class TcpdumpFormatter
 
     // ---------------------------------------------------------------- UDP (RFC 768)
 
-    private void Udp(Ipv4Address src, Ipv4Address dst, ReadOnlySpan<byte> u, int length, StringBuilder sb)
+    private void Udp(IpEnds e, ReadOnlySpan<byte> u, int length, bool fragmented, StringBuilder sb)
     {
-        if (u.Length < 4) { sb.Append(src.ToString()).Append(" > ").Append(dst.ToString()).Append(": ").Append(" [|udp]"); return; }
-        sb.Append(src.ToString()).Append('.').Append(U16(u, 0)).Append(" > ").Append(dst.ToString()).Append('.').Append(U16(u, 2)).Append(": ");
+        _protocol = "udp";
+        if (u.Length < 4) { Addresses(e, sb); sb.Append(" [|udp]"); return; }
+        ushort sport = U16(u, 0), dport = U16(u, 2);
+        Ports(e, sport, dport, sb);
         if (length < 8) { sb.Append("truncated-udp ").Append(length); return; }
         if (u.Length < 8) { sb.Append(" [|udp]"); return; }
         int ulen = U16(u, 4);
         if (ulen < 8) { sb.Append("truncated-udplength ").Append(ulen); return; }
-        if (ulen > length) { sb.Append("UDP, bad length ").Append(ulen - 8).Append(" > ").Append(length - 8); return; }
+        if (ulen > length && !fragmented) { sb.Append("UDP, bad length ").Append(ulen - 8).Append(" > ").Append(length - 8); return; }
+        int checkedLength = Math.Min(ulen, length);
+        if (_o.Verbose > 0 && e.V6 && !fragmented && u.Length >= checkedLength)
+        {
+            // UDP's checksum is mandatory over IPv6 (RFC 8200 8.1), and tcpdump checks it with one -v (over IPv4 only with -vv).
+            var segment = u[..checkedLength];
+            if (e.Checksum(IpProtocol.Udp, segment) != 0)
+                sb.Append("[bad udp cksum 0x").Append(U16(u, 6).ToString("x4")).Append(" -> 0x").Append(e.ShouldBe(IpProtocol.Udp, segment, 6).ToString("x4")).Append("!] ");
+            else sb.Append("[udp sum ok] ");
+        }
+        if (sport == 53 || dport == 53 || sport == 5353 || dport == 5353)
+        {
+            Dns(u[8..Math.Min(u.Length, checkedLength)], checkedLength - 8, overTcp: false, sb, mdns: sport != 53 && dport != 53);
+            return;
+        }
         sb.Append("UDP, length ").Append(ulen - 8);
+    }
+
+    /// <summary>"src > dst: ", as tcpdump prints an IP datagram whose transport header is cut off.</summary>
+    private static void Addresses(IpEnds e, StringBuilder sb)
+    {
+        if (e.WithAddresses) sb.Append(e.SrcText).Append(" > ").Append(e.DstText).Append(": ");
+    }
+
+    /// <summary>"src.port > dst.port: ", or only the ports behind IPv6 extension headers.</summary>
+    private static void Ports(IpEnds e, ushort sport, ushort dport, StringBuilder sb)
+    {
+        if (e.WithAddresses) sb.Append(e.SrcText).Append('.').Append(sport).Append(" > ").Append(e.DstText).Append('.').Append(dport).Append(": ");
+        else sb.Append(sport).Append(" > ").Append(dport).Append(": ");
     }
 }

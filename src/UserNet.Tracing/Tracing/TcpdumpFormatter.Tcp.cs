@@ -5,7 +5,7 @@ using UserNet.Wire;
 namespace UserNet.Tracing;
 
 /// <summary>A TCP conversation in one canonical direction (the lower address, then port, first), as tcpdump keys it.</summary>
-internal readonly record struct TcpConversation(uint LowAddress, ushort LowPort, uint HighAddress, ushort HighPort);
+internal readonly record struct TcpConversation(bool V6, UInt128 LowAddress, ushort LowPort, UInt128 HighAddress, ushort HighPort);
 
 public sealed partial class TcpdumpFormatter
 {
@@ -13,11 +13,12 @@ public sealed partial class TcpdumpFormatter
 
     // ---------------------------------------------------------------- TCP (RFC 9293)
 
-    private void Tcp(Ipv4Address src, Ipv4Address dst, ReadOnlySpan<byte> t, int length, bool fragmented, StringBuilder sb)
+    private void Tcp(IpEnds e, ReadOnlySpan<byte> t, int length, bool fragmented, StringBuilder sb)
     {
-        if (t.Length < 4) { sb.Append(src.ToString()).Append(" > ").Append(dst.ToString()).Append(": ").Append(" [|tcp]"); return; }
+        _protocol = "tcp";
+        if (t.Length < 4) { Addresses(e, sb); sb.Append(" [|tcp]"); return; }
         ushort sport = U16(t, 0), dport = U16(t, 2);
-        sb.Append(src.ToString()).Append('.').Append(sport).Append(" > ").Append(dst.ToString()).Append('.').Append(dport).Append(": ");
+        Ports(e, sport, dport, sb);
         if (t.Length < 20) { sb.Append(" [|tcp]"); return; }
         int hlen = (t[12] >> 4) * 4;
         if (hlen < 20) { sb.Append(" tcp ").Append(length - hlen).Append(" [bad hdr length ").Append(hlen).Append(" - too short, < 20]"); return; }
@@ -33,8 +34,8 @@ public sealed partial class TcpdumpFormatter
         bool rev = false;
         if ((flags & Ack) != 0)
         {
-            rev = src.Value > dst.Value || (src.Value == dst.Value && sport > dport);
-            var key = rev ? new TcpConversation(dst.Value, dport, src.Value, sport) : new TcpConversation(src.Value, sport, dst.Value, dport);
+            rev = e.Src > e.Dst || (e.Src == e.Dst && sport > dport);
+            var key = rev ? new TcpConversation(e.V6, e.Dst, dport, e.Src, sport) : new TcpConversation(e.V6, e.Src, sport, e.Dst, dport);
             if (!_tcpInitial.TryGetValue(key, out var initial) || (flags & Syn) != 0)
             {
                 if (_tcpInitial.Count >= MaxTcpConversations) _tcpInitial.Clear();
@@ -49,10 +50,10 @@ public sealed partial class TcpdumpFormatter
         if (_o.Verbose > 0 && !fragmented && t.Length >= length)
         {
             ushort field = U16(t, 16);
-            var sum = TcpChecksum(src, dst, t[..length]);
+            var sum = e.Checksum(IpProtocol.Tcp, t[..length]);
             sb.Append(", cksum 0x").Append(field.ToString("x4"));
             if (sum == 0) sb.Append(" (correct)");
-            else sb.Append(" (incorrect -> 0x").Append(ShouldBeTcp(src, dst, t[..length]).ToString("x4")).Append(')');
+            else sb.Append(" (incorrect -> 0x").Append(e.ShouldBe(IpProtocol.Tcp, t[..length], 16).ToString("x4")).Append(')');
         }
         int dataLength = length - hlen;
         if (_o.Verbose > 1 || dataLength > 0 || (flags & (Syn | Fin | Rst)) != 0)
@@ -66,10 +67,14 @@ public sealed partial class TcpdumpFormatter
         if (hlen > 20)
         {
             sb.Append(", options [");
-            if (t.Length < hlen) { sb.Append("|tcp]"); return; }
-            if (!TcpOptions(t[20..hlen], rev ? thSeq : thAck, sb)) return;
+            // Options cut off by the capture are printed as far as they go, then [|tcp] (tcpdump's GET macros).
+            if (!TcpOptions(t[20..Math.Min(hlen, t.Length)], hlen - 20, rev ? thSeq : thAck, sb)) return;
         }
         sb.Append(", length ").Append(dataLength);
+        if (dataLength <= 0) return;
+        var data = t.Length > hlen ? t[hlen..Math.Min(t.Length, length)] : default;
+        if (sport is 80 or 8080 || dport is 80 or 8080) { sb.Append(": "); Http(data, dataLength, sb); }
+        else if (sport == 53 || dport == 53) Dns(data, dataLength, overTcp: true, sb);
     }
 
     private static string TcpFlags(byte f)
@@ -92,19 +97,19 @@ public sealed partial class TcpdumpFormatter
     /// known option is read by its own size, and a length byte that disagrees is shown as <c>[len N]</c>. Returns
     /// false after <c>[bad opt]</c>, where tcpdump ends the line.
     /// </summary>
-    private static bool TcpOptions(ReadOnlySpan<byte> o, uint sackBase, StringBuilder sb)
+    private static bool TcpOptions(ReadOnlySpan<byte> o, int optionsLength, uint sackBase, StringBuilder sb)
     {
-        int i = 0, remaining = o.Length;
+        int i = 0, remaining = optionsLength;
         bool first = true;
         while (remaining > 0)
         {
             if (!first) sb.Append(',');
-            byte kind = o[i++];
+            byte kind = G8(o, i++);
             int len = 1;
             if (kind is not (0 or 1))
             {
                 if (remaining < 2) return BadOption(sb, first);
-                len = o[i++];
+                len = G8(o, i++);
                 if (len < 2 || len > remaining) return BadOption(sb, first);
                 remaining--;
             }
@@ -116,12 +121,14 @@ public sealed partial class TcpdumpFormatter
                 case 2:
                     datalen = 2;
                     if (datalen > remaining) return BadOption(sb, first);
-                    sb.Append(' ').Append(U16(o, i));
+                    if (o.Length < i + datalen) return CutShort(sb, first);
+                    sb.Append(' ').Append(G16(o, i));
                     break;
                 case 3:
                     datalen = 1;
                     if (datalen > remaining) return BadOption(sb, first);
-                    sb.Append(' ').Append(o[i]);
+                    if (o.Length < i + datalen) return CutShort(sb, first);
+                    sb.Append(' ').Append(G8(o, i));
                     break;
                 case 5:
                     datalen = len - 2;
@@ -132,23 +139,28 @@ public sealed partial class TcpdumpFormatter
                         for (int b = 0; b < datalen; b += 8)
                         {
                             if (b + 8 > remaining) return BadOption(sb, first);
-                            sb.Append('{').Append(U32(o, i + b) - sackBase).Append(':').Append(U32(o, i + b + 4) - sackBase).Append('}');
+                            if (o.Length < i + b + 8) return CutShort(sb, first);
+                            sb.Append('{').Append(G32(o, i + b) - sackBase).Append(':').Append(G32(o, i + b + 4) - sackBase).Append('}');
                         }
                     }
                     break;
                 case 6: case 7: case 11: case 12: case 13:
                     datalen = 4;
                     if (datalen > remaining) return BadOption(sb, first);
-                    sb.Append(' ').Append(U32(o, i));
+                    if (o.Length < i + datalen) return CutShort(sb, first);
+                    sb.Append(' ').Append(G32(o, i));
                     break;
                 case 8:
                     datalen = 8;
                     if (datalen > remaining) return BadOption(sb, first);
-                    sb.Append(" val ").Append(U32(o, i)).Append(" ecr ").Append(U32(o, i + 4));
+                    if (o.Length < i + datalen) return CutShort(sb, first);
+                    { uint val = G32(o, i), ecr = G32(o, i + 4); sb.Append(" val ").Append(val).Append(" ecr ").Append(ecr); }
                     break;
                 case 19:
                     datalen = 16;
                     if (datalen > remaining) return BadOption(sb, first);
+                    if (o.Length < i + datalen) return CutShort(sb, first);
+                    Need(o, i + 16);
                     sb.Append(" shared secret not supplied with -M, can't check - ").Append(Convert.ToHexString(o.Slice(i, 16)).ToLowerInvariant());
                     break;
                 case 0: case 1: case 4:
@@ -156,7 +168,8 @@ public sealed partial class TcpdumpFormatter
                 default:
                     datalen = len - 2;
                     if (datalen > remaining) return BadOption(sb, first);
-                    if (datalen > 0) sb.Append(" 0x").Append(Convert.ToHexString(o.Slice(i, datalen)).ToLowerInvariant());
+                    if (o.Length < i + datalen) return CutShort(sb, first);
+                    if (datalen > 0) { Need(o, i + datalen); sb.Append(" 0x").Append(Convert.ToHexString(o.Slice(i, datalen)).ToLowerInvariant()); }
                     break;
             }
             i += datalen;
@@ -168,6 +181,14 @@ public sealed partial class TcpdumpFormatter
         }
         sb.Append(']');
         return true;
+    }
+
+    /// <summary>An option's data beyond the capture (tcpdump's LENCHECK: a goto, so the words so far stay, then "&gt;").</summary>
+    private static bool CutShort(StringBuilder sb, bool first)
+    {
+        sb.Append(" [|tcp]");
+        if (!first) sb.Append('>');
+        return false;
     }
 
     private static bool BadOption(StringBuilder sb, bool first)
@@ -183,21 +204,4 @@ public sealed partial class TcpdumpFormatter
         8 => "TS", 11 => "cc", 12 => "ccnew", 13 => "ccecho", 19 => "md5", 27 => "qs", 28 => "uto", 29 => "tcp-ao",
         30 => "mptcp", 34 => "tfo", 254 => "exp", _ => $"unknown-{kind}",
     };
-
-    private static ushort TcpChecksum(Ipv4Address src, Ipv4Address dst, ReadOnlySpan<byte> segment)
-    {
-        var buf = new byte[12 + segment.Length];
-        src.Write(buf); dst.Write(buf.AsSpan(4));
-        buf[9] = IpProtocol.Tcp;
-        BinaryPrimitives.WriteUInt16BigEndian(buf.AsSpan(10), (ushort)segment.Length);
-        segment.CopyTo(buf.AsSpan(12));
-        return InternetChecksum.Compute(buf);
-    }
-
-    private static ushort ShouldBeTcp(Ipv4Address src, Ipv4Address dst, ReadOnlySpan<byte> segment)
-    {
-        var copy = segment.ToArray();
-        copy[16] = 0; copy[17] = 0;
-        return TcpChecksum(src, dst, copy);
-    }
 }

@@ -7,9 +7,10 @@ using UserNet.Wire;
 namespace UserNet.Tracing;
 
 /// <summary>
-/// Describes captured frames in the words of tcpdump 4.99 with <c>-n</c>, line for line, for Ethernet, ARP, IPv4,
-/// ICMP, UDP and TCP (with <c>-v</c>, <c>-e</c>, the <c>-t</c> family and <c>-x</c>/<c>-X</c>). Anything else still
-/// gets one line. Keeps per-conversation TCP state (for relative sequence numbers) and the previous timestamp, so
+/// Describes captured frames in the words of tcpdump 4.99 with <c>-n</c>, line for line, for Ethernet, Linux cooked
+/// (SLL, SLL2) and raw-IP link types, ARP, IPv4, IPv6 (hop-by-hop, destination options, fragment), ICMP, ICMPv6
+/// (neighbour and router discovery, MLDv1 and v2, errors), UDP, TCP, DNS and HTTP's first line (with <c>-v</c>,
+/// <c>-e</c>, the <c>-t</c> family and <c>-x</c>/<c>-X</c>). Anything else still gets one line. Keeps per-conversation TCP state (for relative sequence numbers) and the previous timestamp, so
 /// one formatter describes one capture, in order. Never throws for any bytes.
 /// </summary>
 public sealed partial class TcpdumpFormatter
@@ -41,14 +42,38 @@ public sealed partial class TcpdumpFormatter
 
     public void Format(long timestamp, ReadOnlySpan<byte> data, int originalLength, int linkType, StringBuilder sb)
     {
+        if (data.Length == 0)
+        {
+            // tcpdump checks this before it prints the time.
+            sb.Append("[Invalid header: caplen==0, len==").Append(originalLength).Append(']');
+            return;
+        }
         AppendTimestamp(timestamp, sb);
         int start = sb.Length;
         int linkHeader = 0;
+        bool cutShort = false;
+        _protocol = "";
+        _linkHeader = 0;
         try
         {
-            if (linkType == LinkTypes.Ethernet) linkHeader = Ethernet(data, originalLength, sb);
-            else if (linkType == LinkTypes.Raw) Ip(data, originalLength, sb, prefix: true);
-            else sb.Append("link-type ").Append(linkType).Append(", length ").Append(originalLength);
+            switch (linkType)
+            {
+                case LinkTypes.Ethernet: linkHeader = Ethernet(data, originalLength, sb); break;
+                case LinkTypes.Raw or LinkTypes.DltRaw or LinkTypes.DltRawOpenBsd or LinkTypes.Ipv4 or LinkTypes.Ipv6:
+                    if (_o.LinkHeader) sb.Append("ip: ");
+                    IpN(data, originalLength, sb);
+                    break;
+                case LinkTypes.LinuxSll: linkHeader = Sll(data, originalLength, sb); break;
+                case LinkTypes.LinuxSll2: linkHeader = Sll2(data, originalLength, sb); break;
+                default: sb.Append("link-type ").Append(linkType).Append(", length ").Append(originalLength); break;
+            }
+        }
+        catch (Truncated e)
+        {
+            // tcpdump's printers longjmp out at the first field beyond the capture; the hex dump then starts at the link header.
+            sb.Append(" [|").Append(_protocol).Append(']');
+            cutShort = e.LongJump;
+            linkHeader = _linkHeader;
         }
         catch (Exception e) when (e is IndexOutOfRangeException or ArgumentOutOfRangeException or ArgumentException)
         {
@@ -62,7 +87,7 @@ public sealed partial class TcpdumpFormatter
             // link header only with -xx/-XX.
             var text = sb.ToString(start, sb.Length - start);
             bool truncated = text.Contains("[|arp]", StringComparison.Ordinal) || text.Contains("[|icmp]", StringComparison.Ordinal);
-            int from = _o.HexDumpIncludesLinkHeader || truncated ? 0 : Math.Min(linkHeader, data.Length);
+            int from = _o.HexDumpIncludesLinkHeader || truncated || cutShort ? 0 : Math.Min(linkHeader, data.Length);
             if (linkHeader >= 0 || _o.HexDumpIncludesLinkHeader)
                 HexDump(data[from..], _o.HexDump == HexDumpStyle.HexAndAscii, sb);
         }
@@ -135,6 +160,7 @@ public sealed partial class TcpdumpFormatter
             payloadLength -= 4;
             header += 4;
         }
+        _linkHeader = header;
         switch (type)
         {
             case EtherType.Arp: Arp(payload, payloadLength, sb); break;
@@ -251,16 +277,108 @@ public sealed partial class TcpdumpFormatter
         return sb.ToString();
     }
 
-    // ---------------------------------------------------------------- IPv6 (one line only)
+    // ---------------------------------------------------------------- Raw IP and Linux cooked captures (LINKTYPE_RAW, LINUX_SLL, LINUX_SLL2)
 
-    private static void Ipv6(ReadOnlySpan<byte> p, int length, StringBuilder sb)
+    /// <summary>A raw IP packet: IPv4 or IPv6 by its version nibble (tcpdump's ipN_print).</summary>
+    private void IpN(ReadOnlySpan<byte> p, int length, StringBuilder sb)
     {
-        if (p.Length < 40) { sb.Append("IP6 [|ip6]"); return; }
-        var src = new System.Net.IPAddress(p.Slice(8, 16));
-        var dst = new System.Net.IPAddress(p.Slice(24, 16));
-        int next = p[6], payload = BinaryPrimitives.ReadUInt16BigEndian(p[4..]);
-        sb.Append("IP6 ").Append(src.ToString()).Append(" > ").Append(dst.ToString()).Append(": ");
-        sb.Append(next switch { 58 => "ICMP6", 6 => "TCP", 17 => "UDP", 0 => "HBH", 44 => "frag", _ => $"ip-proto-{next}" });
-        sb.Append(", length ").Append(payload);
+        _protocol = "ipn";
+        if (length < 1) { sb.Append("truncated-ip ").Append(length); return; }
+        switch (G8(p, 0) & 0xF0)
+        {
+            case 0x40: Ip(p, length, sb, prefix: !_o.LinkHeader); break;
+            case 0x60: Ipv6(p, length, sb); break;
+            default: sb.Append("unknown ip ").Append(p[0] >> 4); break;
+        }
+    }
+
+    private static string SllPacketType(int t) => t switch { 0 => "In", 1 => "B", 2 => "M", 3 => "P", 4 => "Out", _ => "?" };
+
+    /// <summary>"ethertype IPv6 (0x86dd), length N: " as the cooked headers print the protocol.</summary>
+    private static void SllProtocol(ushort type, int length, StringBuilder sb)
+    {
+        if (type <= 1500)
+            sb.Append(type switch { 1 => "802.3", 4 => "802.2", _ => $"ethertype Unknown (0x{type:x4})" });
+        else sb.Append("ethertype ").Append(EtherTypeName(type)).Append(" (0x").Append(type.ToString("x4")).Append(')');
+        sb.Append(", length ").Append(length).Append(": ");
+    }
+
+    /// <summary>What follows a cooked header: false when tcpdump does not decode the protocol.</summary>
+    private bool CookedPayload(ushort type, ReadOnlySpan<byte> p, int length, StringBuilder sb)
+    {
+        switch (type)
+        {
+            case EtherType.Ipv4: Ip(p, length, sb, prefix: !_o.LinkHeader); return true;
+            case EtherType.Ipv6: Ipv6(p, length, sb); return true;
+            case EtherType.Arp: Arp(p, length, sb); return true;
+            default: return false;
+        }
+    }
+
+    /// <summary>LINKTYPE_LINUX_SLL: packet type, address type and length, 8 address bytes, protocol (16 bytes).</summary>
+    private int Sll(ReadOnlySpan<byte> f, int wireLength, StringBuilder sb)
+    {
+        const int header = 16;
+        _protocol = "sll";
+        if (f.Length < header) { sb.Append(" [|sll]"); return 0; }
+        ushort type = U16(f, 14);
+        _linkHeader = header;
+        void Print(ReadOnlySpan<byte> f, StringBuilder sb)
+        {
+            sb.Append(SllPacketType(U16(f, 0)).PadLeft(3)).Append(' ');
+            if (U16(f, 4) == 6) sb.Append(LinkAddress(f.Slice(6, 6))).Append(' ');
+            SllProtocol(U16(f, 14), wireLength, sb);
+        }
+        if (_o.LinkHeader) Print(f, sb);
+        if (type > 1500 && CookedPayload(type, f[header..], wireLength - header, sb)) return header;
+        if (!_o.LinkHeader && type > 1500) Print(f, sb);
+        if (_o.HexDump == HexDumpStyle.None) { HexDump(f[header..], ascii: true, sb); return -1; }
+        return header;
+    }
+
+    /// <summary>LINKTYPE_LINUX_SLL2 (what tcpdump -i any writes): protocol, interface index, address type, packet type, address (20 bytes).</summary>
+    private int Sll2(ReadOnlySpan<byte> f, int wireLength, StringBuilder sb)
+    {
+        const int header = 20;
+        _protocol = "sll2";
+        if (f.Length < header) { sb.Append(" [|sll2]"); return 0; }
+        uint ifindex = U32(f, 4);
+        sb.Append((InterfaceName(ifindex) ?? "?").PadRight(5)).Append(' ');
+        sb.Append(SllPacketType(f[10]).PadRight(3)).Append(' ');
+        ushort type = U16(f, 0);
+        _linkHeader = header;
+        void Print(ReadOnlySpan<byte> f, StringBuilder sb)
+        {
+            sb.Append("ifindex ").Append(U32(f, 4)).Append(' ');
+            if (f[11] == 6) sb.Append(LinkAddress(f.Slice(12, 6))).Append(' ');
+            SllProtocol(U16(f, 0), wireLength, sb);
+        }
+        if (_o.LinkHeader) Print(f, sb);
+        if (type > 1500 && CookedPayload(type, f[header..], wireLength - header, sb)) return header;
+        if (!_o.LinkHeader && type > 1500) Print(f, sb);
+        if (_o.HexDump == HexDumpStyle.None) { HexDump(f[header..], ascii: true, sb); return -1; }
+        return header;
+    }
+
+    private static Dictionary<uint, string>? _interfaceNames;
+    /// <summary>The link header's length once known, for the hex dump of a packet whose printer gave up.</summary>
+    private int _linkHeader;
+
+    /// <summary>The name of this machine's interface with that index, as tcpdump's if_indextoname gives it (Linux: /sys/class/net).</summary>
+    private static string? InterfaceName(uint index)
+    {
+        var names = _interfaceNames;
+        if (names is null)
+        {
+            names = new Dictionary<uint, string>();
+            try
+            {
+                foreach (var dir in Directory.EnumerateDirectories("/sys/class/net"))
+                    if (uint.TryParse(File.ReadAllText(Path.Combine(dir, "ifindex")).Trim(), out var i)) names[i] = Path.GetFileName(dir);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException) { }
+            _interfaceNames = names;
+        }
+        return names.GetValueOrDefault(index);
     }
 }

@@ -49,6 +49,8 @@ public static class Seeds
 
     // ---------------------------------------------------------------- frames
 
+    private static int FramesMaxInput => FuzzTargets.All.First(t => t.Name == "frames").MaxInputLength;
+
     private static IEnumerable<(string, byte[])> Frames(string[] captures)
     {
         foreach (var path in captures)
@@ -61,6 +63,8 @@ public static class Seeds
             foreach (var r in records.Where(r => r.LinkType == LinkTypes.Ethernet))
             {
                 var frame = Readdress(r.Data);
+                // A long recording is cut at a frame's edge where the target would cut it anyway.
+                if (input.Length + 3 + frame.Length > FramesMaxInput) break;
                 long gapMs = previous is { } p ? (r.Timestamp - p) / 1_000_000 : 0;
                 previous = r.Timestamp;
                 int k = 0;
@@ -254,7 +258,9 @@ public static class Seeds
 
     private static IEnumerable<(string, byte[])> Capture(IEnumerable<string> files)
     {
-        foreach (var path in files) yield return (Path.GetFileName(path), File.ReadAllBytes(path));
+        // A file longer than the target reads would only be cut; the frames and tcpdump targets see its packets.
+        int max = FuzzTargets.All.First(t => t.Name == "capture").MaxInputLength;
+        foreach (var path in files.Where(f => new FileInfo(f).Length <= max)) yield return (Path.GetFileName(path), File.ReadAllBytes(path));
 
         // Made here: what the readers take that our captures do not show.
         var frame = Convert.FromHexString("ffffffffffff8233eacfd7fc080600010800060400018233eacfd7fc0a3200010000000000000a320002");

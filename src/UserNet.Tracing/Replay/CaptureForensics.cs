@@ -127,23 +127,51 @@ internal static class CaptureForensics
 
     /// <summary>
     /// The frame the replay sent that stands for recorded frame <paramref name="recorded"/>: the same but for the IPv4
-    /// identification, or else a TCP segment the same but for its window; -1 when none.
+    /// identification, or else a TCP segment the same but for its window, or else for its window and timestamps; -1 when none.
     /// </summary>
     internal static int Match(List<CaptureRecord> pending, byte[] recorded)
     {
         int exact = pending.FindIndex(s => SameIgnoringIpIdentification(s.Data, recorded));
-        return exact >= 0 ? exact : pending.FindIndex(s => SameIgnoringIpIdentification(s.Data, recorded, ignoreTcpWindow: true));
+        if (exact >= 0) return exact;
+        int window = pending.FindIndex(s => SameIgnoringIpIdentification(s.Data, recorded, ignoreTcpWindow: true));
+        return window >= 0 ? window : pending.FindIndex(s => SameIgnoringIpIdentification(s.Data, recorded, ignoreTcpWindow: true, ignoreTcpTimestamps: true));
     }
+
+    /// <summary>Where a TCP segment's timestamps option (RFC 7323 section 3.2: kind 8, length 10) holds TSval; -1 when it has none.</summary>
+    internal static int TcpTimestampsAt(byte[] f)
+    {
+        if (f.Length < 34 || f[12] != 0x08 || f[13] != 0x00 || f[23] != IpProtocol.Tcp) return -1;
+        int tcp = 14 + (f[14] & 0x0F) * 4;
+        if (f.Length < tcp + TcpSegment.MinimumHeaderLength) return -1;
+        int end = Math.Min(f.Length, tcp + (f[tcp + 12] >> 4) * 4);
+        for (int i = tcp + TcpSegment.MinimumHeaderLength; i < end;)
+        {
+            byte kind = f[i];
+            if (kind == 0) break;
+            if (kind == 1) { i++; continue; }
+            if (i + 1 >= end || f[i + 1] < 2) break;
+            if (kind == 8 && f[i + 1] == 10 && i + 10 <= end) return i + 2;
+            i += f[i + 1];
+        }
+        return -1;
+    }
+
+    internal static uint TcpTsval(byte[] f) => BinaryPrimitives.ReadUInt32BigEndian(f.AsSpan(TcpTimestampsAt(f)));
 
     /// <summary>
     /// Equal frames, except for the IPv4 identification (and so the header checksum), which a seeded replay picks anew;
     /// with <paramref name="ignoreTcpWindow"/> also a TCP segment's window (and so its checksum).
     /// </summary>
-    internal static bool SameIgnoringIpIdentification(byte[] a, byte[] b, bool ignoreTcpWindow = false)
+    internal static bool SameIgnoringIpIdentification(byte[] a, byte[] b, bool ignoreTcpWindow = false, bool ignoreTcpTimestamps = false)
     {
         if (a.Length != b.Length) return false;
         bool ipv4 = a.Length >= 34 && a[12] == 0x08 && a[13] == 0x00;
-        int window = -1, checksum = -1;
+        int window = -1, checksum = -1, timestamps = -1;
+        if (ignoreTcpTimestamps)
+        {
+            timestamps = TcpTimestampsAt(a);
+            if (timestamps < 0 || timestamps != TcpTimestampsAt(b)) return false;
+        }
         if (ignoreTcpWindow)
         {
             if (!ipv4 || a[23] != IpProtocol.Tcp || a[14] != b[14] || (BinaryPrimitives.ReadUInt16BigEndian(a.AsSpan(20)) & 0x3FFF) != 0) return false;
@@ -156,6 +184,7 @@ internal static class CaptureForensics
         {
             if (ipv4 && (i is 18 or 19 or 24 or 25)) continue;
             if (i == window || i == window + 1 || i == checksum || i == checksum + 1) continue;
+            if (timestamps >= 0 && i >= timestamps && i < timestamps + 8) continue;
             if (a[i] != b[i]) return false;
         }
         return true;

@@ -226,6 +226,10 @@ internal sealed class ReplaySession : IDisposable
         _sb.Append("sent by the stack in the recording").Append(r.Comment is { } c ? $" ({c})" : "");
         if (match < 0) _sb.Append("; this replay did not send it");
         else if (CaptureForensics.SameIgnoringIpIdentification(_pending[match].Data, r.Data)) _sb.Append("; this replay sent the same frame");
+        else if (!CaptureForensics.SameIgnoringIpIdentification(_pending[match].Data, r.Data, ignoreTcpWindow: true))
+            _sb.Append("; this replay sent the same segment but for its timestamps (TSval ").Append(CaptureForensics.TcpTsval(_pending[match].Data))
+              .Append(" here, ").Append(CaptureForensics.TcpTsval(r.Data))
+              .Append(" recorded: a timestamp is the sender's clock when it sent, and the replay's services ran at another moment)");
         else
             _sb.Append("; this replay sent the same segment but for its window (").Append(CaptureForensics.TcpWindowField(_pending[match].Data))
               .Append(" here, ").Append(CaptureForensics.TcpWindowField(r.Data))

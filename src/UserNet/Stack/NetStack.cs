@@ -25,6 +25,12 @@ public interface IStackHost
 
     /// <summary>Where the sockets continue application code (a completed read, accept or flush).</summary>
     internal PipeScheduler ApplicationScheduler { get; }
+
+    /// <summary>
+    /// The clock the sockets' own timeouts (a ping's) run on: the system clock, unless the host runs on a clock of its
+    /// own that the sockets must follow (a simulated network's virtual time).
+    /// </summary>
+    internal TimeProvider SocketTime => TimeProvider.System;
 }
 
 /// <summary>

@@ -76,7 +76,7 @@ public sealed class LayeringTests
     public void Only_tests_benchmarks_and_fuzz_targets_see_the_library_internals_the_command_line_tool_uses_the_public_surface()
     {
         var friends = typeof(UserNet.Stack.NetStack).Assembly.GetCustomAttributes<InternalsVisibleToAttribute>().Select(a => a.AssemblyName).Order();
-        Assert.Equal(["UserNet.Bench", "UserNet.Fuzz", "UserNet.Tests"], friends);
+        Assert.Equal(["UserNet.Bench", "UserNet.Fuzz", "UserNet.Simulation", "UserNet.Tests"], friends);
         var tracingFriends = typeof(UserNet.Replay.PacketReplay).Assembly.GetCustomAttributes<InternalsVisibleToAttribute>().Select(a => a.AssemblyName);
         Assert.Equal(["UserNet.Trace.Tests"], tracingFriends);
     }

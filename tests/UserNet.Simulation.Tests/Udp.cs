@@ -28,8 +28,7 @@ internal static class Udp
         var start = net.Time.GetTimestamp();
         TimeSpan Now() => net.Time.GetElapsedTime(start);
         var done = false;
-        var receiving = Task.Run(async () => { }); // placeholder replaced below
-        receiving = ReceiveAsync();
+        var receiving = ReceiveAsync();
         async Task ReceiveAsync()
         {
             var buf = new byte[65536];
@@ -58,6 +57,7 @@ internal static class Udp
         await Task.Delay(drain ?? TimeSpan.FromSeconds(2), net.Time);
         done = true;
         rx.Dispose();
+        await receiving;
         tx.Dispose();
         return arrivals;
     }

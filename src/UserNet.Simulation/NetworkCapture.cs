@@ -34,8 +34,10 @@ internal sealed class NetworkCapture : IDisposable
         lock (_gate)
         {
             if (_disposed) return;
-            while (_interfaces <= segment.Index) _writer.AddInterface(segment.Name);
-            _interfaces = segment.Index + 1;
+            // Segments are numbered in the order they were added, as are the capture's interfaces.
+            if (segment.Index != _interfaces) throw new InvalidOperationException($"segment {segment.Name} is number {segment.Index}, the capture has {_interfaces} interfaces");
+            _writer.AddInterface(segment.Name);
+            _interfaces++;
         }
     }
 

@@ -66,7 +66,7 @@ internal sealed class RealTimeDelivery : IDisposable
         _thread.Join();
         lock (_gate)
         {
-            while (_heap.TryDequeue(out var e, out _)) if (e.Buffer is { } b) System.Buffers.ArrayPool<byte>.Shared.Return(b);
+            while (_heap.TryDequeue(out var e, out _)) if (e.Buffer is { } b) _network.Frames.Return(b);
         }
     }
 }

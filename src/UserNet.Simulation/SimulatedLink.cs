@@ -119,7 +119,7 @@ internal sealed class SimulatedLink
 
     private void Schedule(SimulatedNetwork network, ReadOnlySpan<byte> frame, long at, int bit)
     {
-        var buffer = ArrayPool<byte>.Shared.Rent(frame.Length);
+        var buffer = network.Frames.Rent(frame.Length);
         frame.CopyTo(buffer);
         if (bit >= 0) buffer[SimulatedNetwork.EthernetHeader + bit / 8] ^= (byte)(0x80 >> (bit % 8));
         network.ScheduleDelivery(at, new TimedEvent(EventKind.Delivery, this, buffer, frame.Length, 0));

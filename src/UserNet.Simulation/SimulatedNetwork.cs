@@ -81,6 +81,7 @@ public sealed class SimulatedNetwork : IAsyncDisposable
     public long CrossThreadCalls => Loop?.CrossThreadCalls ?? 0;
 
     internal DeterministicLoop? Loop { get; }
+    internal FramePool Frames { get; } = new();
     internal NetworkCapture? Capture { get; private set; }
 
     /// <summary>Ticks of network time since the network was made.</summary>
@@ -360,7 +361,7 @@ public sealed class SimulatedNetwork : IAsyncDisposable
                         inc.Stack.Receive(buffer.AsSpan(0, e.Length), StackNow);
                     }
                 }
-                finally { ArrayPool<byte>.Shared.Return(buffer); }
+                finally { Frames.Return(buffer); }
                 break;
             }
             case EventKind.Poll:

@@ -6,7 +6,8 @@ namespace UserNet.Capture;
 /// <summary>
 /// Writes pcapng (draft-ietf-opsawg-pcapng), little-endian: one Section Header Block, one Interface Description
 /// Block with nanosecond timestamps (if_tsresol 9), then an Enhanced Packet Block per packet with its comment
-/// as <c>opt_comment</c>, which Wireshark shows and <c>tshark -T fields -e frame.comment</c> prints.
+/// as <c>opt_comment</c>, which Wireshark shows and <c>tshark -T fields -e frame.comment</c> prints. Several named
+/// interfaces (one per network segment, say) may be declared; each packet then says which one it was seen on.
 /// </summary>
 public sealed class PcapNgWriter : ICaptureWriter
 {
@@ -20,8 +21,22 @@ public sealed class PcapNgWriter : ICaptureWriter
     /// <param name="snapLength">The interface's snapshot length; 0 for none.</param>
     /// <param name="comment">The section's <c>opt_comment</c>, about the whole capture (the recorder says which stack it was); null for none.</param>
     public PcapNgWriter(Stream stream, int linkType = LinkTypes.Ethernet, string application = "UserNet", int snapLength = 0, string? comment = null)
+        : this(stream, [null], linkType, application, snapLength, comment)
     {
+    }
+
+    /// <summary>
+    /// A section with one Interface Description Block per name (its <c>if_name</c> option), numbered from 0 in this
+    /// order; write packets with <see cref="Write(CaptureRecord, int)"/>. Nothing of the clock or the machine enters the
+    /// file, so the same packets give the same bytes.
+    /// </summary>
+    public PcapNgWriter(Stream stream, IReadOnlyList<string?> interfaceNames, int linkType, string application, int snapLength, string? comment)
+    {
+        ArgumentNullException.ThrowIfNull(stream);
+        ArgumentNullException.ThrowIfNull(interfaceNames);
+        if (interfaceNames.Count == 0) throw new ArgumentException("a capture needs at least one interface", nameof(interfaceNames));
         _stream = stream;
+        _interfaces = interfaceNames.Count;
         // Section Header Block (section 4.1): byte-order magic, version 1.0, section length unknown (-1).
         Begin(PcapNgReader.SectionHeaderBlockType);
         U32(PcapNgReader.ByteOrderMagic); U16(1); U16(0); I64(-1);
@@ -29,20 +44,50 @@ public sealed class PcapNgWriter : ICaptureWriter
         Option(4, Encoding.UTF8.GetBytes(application)); // shb_userappl
         EndOptions();
         End();
-        // Interface Description Block (section 4.2).
+        _linkType = linkType;
+        _snapLength = snapLength;
+        // Interface Description Blocks (section 4.2), numbered from 0 in this order.
+        foreach (var name in interfaceNames) WriteInterface(name);
+    }
+
+    /// <summary>
+    /// Declares one more interface (an Interface Description Block may come anywhere in the section, section 4.2);
+    /// returns its number for <see cref="Write(CaptureRecord, int)"/>.
+    /// </summary>
+    public int AddInterface(string? name)
+    {
+        WriteInterface(name);
+        return _interfaces++;
+    }
+
+    private void WriteInterface(string? name)
+    {
         Begin(PcapNgReader.InterfaceDescriptionBlockType);
-        U16((ushort)linkType); U16(0); U32((uint)snapLength);
+        U16((ushort)_linkType); U16(0); U32((uint)_snapLength);
+        if (name is not null) Option(OptionInterfaceName, Encoding.UTF8.GetBytes(name)); // if_name
         Option(PcapNgReader.OptionTimestampResolution, [9]);
         EndOptions();
         End();
     }
 
-    public void Write(CaptureRecord r)
+    /// <summary>pcapng section 4.2: if_name, the interface's name as UTF-8.</summary>
+    private const ushort OptionInterfaceName = 2;
+    private int _interfaces;
+    private readonly int _linkType;
+    private readonly int _snapLength;
+
+    public void Write(CaptureRecord r) => Write(r, 0);
+
+    /// <summary>Writes a packet seen on interface <paramref name="interfaceId"/> (its index among the names given).</summary>
+    public void Write(CaptureRecord r, int interfaceId)
     {
-        // Enhanced Packet Block (section 4.3): interface 0, timestamp in the interface's units (nanoseconds).
+        ArgumentNullException.ThrowIfNull(r);
+        ArgumentOutOfRangeException.ThrowIfNegative(interfaceId);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(interfaceId, _interfaces);
+        // Enhanced Packet Block (section 4.3): the interface, timestamp in the interface's units (nanoseconds).
         ulong ts = (ulong)r.Timestamp;
         Begin(PcapNgReader.EnhancedPacketBlockType);
-        U32(0); U32((uint)(ts >> 32)); U32((uint)ts);
+        U32((uint)interfaceId); U32((uint)(ts >> 32)); U32((uint)ts);
         U32((uint)r.Data.Length); U32((uint)Math.Max(r.OriginalLength, r.Data.Length));
         _block.Write(r.Data);
         Pad();

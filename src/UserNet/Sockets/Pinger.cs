@@ -83,7 +83,9 @@ public sealed class Pinger : IEchoReplyListener
         var data = new byte[dataLength];
         // Like iputils: a timestamp-sized lead then a counting pattern, so corruption is visible.
         for (int i = 0; i < data.Length; i++) data[i] = (byte)(i + 8);
-        var pending = new Pending { Completion = new(TaskCreationOptions.RunContinuationsAsynchronously), Data = data };
+        // Completed through the host's application scheduler, never inline on a timer's thread nor on the thread pool
+        // behind the scheduler's back: a host that runs everything on one thread (a deterministic simulation) stays so.
+        var pending = new Pending { Completion = new(), Data = data };
         var sent = await _host.InvokeAsync(stack =>
         {
             _pending[(identifier, sequence)] = pending;
@@ -94,9 +96,10 @@ public sealed class Pinger : IEchoReplyListener
         }).ConfigureAwait(false);
         if (!sent) throw new InvalidOperationException($"could not send to {target}: no route or datagram too large for the MTU");
 
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        cts.CancelAfter(timeout ?? TimeSpan.FromSeconds(1));
-        using var reg = cts.Token.Register(() => pending.Completion.TrySetResult(null));
+        using var timeoutCts = new CancellationTokenSource(timeout ?? TimeSpan.FromSeconds(1), _host.SocketTime);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeoutCts.Token);
+        var scheduler = _host.ApplicationScheduler;
+        using var reg = cts.Token.Register(() => scheduler.Schedule(static p => ((Pending)p!).Completion.TrySetResult(null), pending));
         var reply = await pending.Completion.Task.ConfigureAwait(false);
         if (reply is null)
         {
@@ -110,20 +113,23 @@ public sealed class Pinger : IEchoReplyListener
     {
         if (!_pending.Remove((identifier, sequence), out var p)) return false;
         var rtt = time - p.SentAt;
-        p.Completion.TrySetResult(new PingResult(from, sequence, data.Length, ttl, rtt, data.SequenceEqual(p.Data)) { Order = NextOrder(identifier) });
+        Complete(p, new PingResult(from, sequence, data.Length, ttl, rtt, data.SequenceEqual(p.Data)) { Order = NextOrder(identifier) });
         return true;
     }
 
     bool IEchoReplyListener.OnEchoError(Ipv4Address reporter, ushort identifier, ushort sequence, byte type, byte code, TimeSpan time)
     {
         if (!_pending.Remove((identifier, sequence), out var p)) return false;
-        p.Completion.TrySetResult(new PingResult(reporter, sequence, 0, 0, time - p.SentAt, false, type, code) { Order = NextOrder(identifier) });
+        Complete(p, new PingResult(reporter, sequence, 0, 0, time - p.SentAt, false, type, code) { Order = NextOrder(identifier) });
         return true;
     }
 
+    private void Complete(Pending p, PingResult result) =>
+        _host.ApplicationScheduler.Schedule(static s => { var (p, r) = ((Pending, PingResult))s!; p.Completion.TrySetResult(r); }, (p, result));
+
     internal void CancelAll()
     {
-        foreach (var p in _pending.Values) p.Completion.TrySetResult(null);
+        foreach (var p in _pending.Values) _host.ApplicationScheduler.Schedule(static s => ((Pending)s!).Completion.TrySetResult(null), p);
         _pending.Clear();
     }
 }

@@ -28,6 +28,12 @@ public interface IStackHost
 
     /// <summary>The stack's address and prefix (fixed when the stack is made, so readable from any thread).</summary>
     public Ipv4Subnet Address => Core.Address;
+
+    /// <summary>
+    /// The clock the sockets' own timeouts (a ping's) run on: the system clock, unless the host runs on a clock of its
+    /// own that the sockets must follow (a simulated network's virtual time).
+    /// </summary>
+    internal TimeProvider SocketTime => TimeProvider.System;
 }
 
 /// <summary>

@@ -17,7 +17,7 @@ namespace UserNet.Tests.Architecture;
 public sealed class LayeringTests
 {
     private static readonly ArchArchitecture Library = new ArchLoader()
-        .LoadAssemblies(typeof(UserNet.Stack.NetStack).Assembly, typeof(UserNet.Replay.PacketReplay).Assembly)
+        .LoadAssemblies(typeof(UserNet.Stack.NetStack).Assembly, typeof(UserNet.Replay.PacketReplay).Assembly, typeof(UserNet.Simulation.SimulatedNetwork).Assembly)
         .Build();
 
     /// <summary>What each namespace may use, besides itself and what lies outside the library (System, logging, libc).</summary>
@@ -41,6 +41,8 @@ public sealed class LayeringTests
         ["Tracing"] = ["Capture", "Core", "Wire"],
         ["Replay"] = ["Tracing", "Capture", "Services", "Sockets", "Stack", "Tcp", "Icmp", "Core", "Wire"],
         ["Pictures"] = ["Replay", "Tracing", "Capture", "Core", "Wire"],
+        // The simulation assembly: hosts stacks (a friend of the library) and captures them.
+        ["Simulation"] = ["Hosting", "Sockets", "Stack", "Devices", "Capture", "Tcp", "Core", "Wire"],
     };
 
     public static TheoryData<string> Namespaces() => new(Allowed.Keys);
@@ -49,6 +51,7 @@ public sealed class LayeringTests
     public void Every_namespace_of_the_library_has_a_place_in_the_layering()
     {
         var found = typeof(UserNet.Stack.NetStack).Assembly.GetTypes().Concat(typeof(UserNet.Replay.PacketReplay).Assembly.GetTypes())
+            .Concat(typeof(UserNet.Simulation.SimulatedNetwork).Assembly.GetTypes())
             .Select(t => t.Namespace).Where(n => n is not null && n.StartsWith("UserNet.", StringComparison.Ordinal))
             .Select(n => n!["UserNet.".Length..].Split('.')[0]).Distinct().Order().ToArray();
         Assert.Equal(Allowed.Keys.Order().ToArray(), found);
@@ -77,8 +80,10 @@ public sealed class LayeringTests
     public void Only_tests_benchmarks_and_fuzz_targets_see_the_library_internals_the_command_line_tool_uses_the_public_surface()
     {
         var friends = typeof(UserNet.Stack.NetStack).Assembly.GetCustomAttributes<InternalsVisibleToAttribute>().Select(a => a.AssemblyName).Order();
-        Assert.Equal(["UserNet.Bench", "UserNet.Fuzz", "UserNet.Tests"], friends);
+        Assert.Equal(["UserNet.Bench", "UserNet.Fuzz", "UserNet.Simulation", "UserNet.Tests"], friends);
         var tracingFriends = typeof(UserNet.Replay.PacketReplay).Assembly.GetCustomAttributes<InternalsVisibleToAttribute>().Select(a => a.AssemblyName);
         Assert.Equal(["UserNet.Trace.Tests"], tracingFriends);
+        var simulationFriends = typeof(UserNet.Simulation.SimulatedNetwork).Assembly.GetCustomAttributes<InternalsVisibleToAttribute>().Select(a => a.AssemblyName);
+        Assert.Equal(["UserNet.Simulation.Tests"], simulationFriends);
     }
 }

@@ -309,6 +309,11 @@ if "[Fact]" not in code or not re.search(r"^using ", code, re.M) or " class " no
 open(f"{kit}/steps.sh", "w").write(sh.group(1))
 open(f"{kit}/Test.cs.txt", "w").write(code)
 open(f"{kit}/facts", "w").write(str(code.count("[Fact]")))
+# The section's next csharp block: the deterministic mode, a complete program of its own.
+more = re.findall(r"```csharp\n(.*?)```", section[cs.end():], re.S)
+if not more:
+    sys.exit("pack-check: FAIL: 'Use it in your tests' has no csharp block for the deterministic mode")
+open(f"{kit}/Deterministic.cs.txt", "w").write(more[0])
 PY2
 if ! (cd "$kit" && timeout 600 bash -euo pipefail steps.sh) >"$work/kit-steps.log" 2>&1; then
   show_log "$work/kit-steps.log"
@@ -336,6 +341,31 @@ for id in UserNet UserNet.Simulation UserNet.AspNetCore; do
   cmp -s "$NUGET_PACKAGES/$lower/$version/$lower.$version.nupkg" "$out/$id.$version.nupkg" ||
     fail "the fresh project's restore did not take $id $version from the packages just made"
 done
+# The deterministic-mode program, against the same packages.
+det="$kit/deterministic"
+mkdir -p "$det"
+cat >"$det/Deterministic.csproj" <<EOF
+<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup>
+    <OutputType>Exe</OutputType>
+    <TargetFramework>net10.0</TargetFramework>
+    <Nullable>enable</Nullable>
+    <ImplicitUsings>enable</ImplicitUsings>
+    <TreatWarningsAsErrors>true</TreatWarningsAsErrors>
+  </PropertyGroup>
+  <ItemGroup>
+    <PackageReference Include="UserNet.Simulation" Version="[$version]" />
+  </ItemGroup>
+</Project>
+EOF
+cp "$kit/Deterministic.cs.txt" "$det/Program.cs"
+if ! (cd "$det" && timeout 300 dotnet run -c Release --nologo) >"$work/kit-det.log" 2>&1; then
+  show_log "$work/kit-det.log"
+  fail "the deterministic-mode program of README.md's 'Use it in your tests' did not build or run against the packages"
+fi
+grep -Eq '^tcp: 1000000 bytes in ' "$work/kit-det.log" ||
+  { show_log "$work/kit-det.log"; fail "the deterministic-mode program did not print 'tcp: 1000000 bytes in ...'"; }
+say "use it in your tests: the deterministic-mode program ran against the packages: $(grep -E '^tcp: ' "$work/kit-det.log")"
 say "use it in your tests: README's steps made a fresh xunit project outside the tree; its test file passed there ($passed tests) against the packages just made"
 
 # 5. The tool, installed as a user would (the README's command; --add-source cannot be combined with the samples'

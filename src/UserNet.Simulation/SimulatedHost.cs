@@ -1,3 +1,4 @@
+using System.Net.Http;
 using System.IO.Pipelines;
 using System.Reflection;
 using UserNet.Core;
@@ -136,6 +137,19 @@ public sealed class SimulatedHost : IStackHost
 
     private static void Set(StackOptions o, string property, object? value) =>
         typeof(StackOptions).GetProperty(property)!.SetValue(o, value);
+
+    /// <summary>
+    /// A <see cref="SocketsHttpHandler"/> whose connections this host opens (<see cref="StackHttp.ConnectCallback"/>),
+    /// resolving host names through the network (<see cref="SimulatedNetwork.ResolveAsync"/>), so that
+    /// <c>http://server/</c> reaches the host named "server". Set its timeouts and pooling as on any handler.
+    /// </summary>
+    public SocketsHttpHandler CreateHttpHandler() => StackHttp.CreateHandler(this, Network.ResolveAsync);
+
+    /// <summary>
+    /// An unchanged <see cref="HttpClient"/> over <see cref="CreateHttpHandler"/>: its requests leave from this host
+    /// and cross the simulated links. Run it in <see cref="SimulationMode.RealTime"/> (it brings its own threads).
+    /// </summary>
+    public HttpClient CreateHttpClient() => new(CreateHttpHandler(), disposeHandler: true);
 
     public override string ToString() => $"{Name} {Address}";
 

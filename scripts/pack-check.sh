@@ -231,12 +231,15 @@ cat >"$samples/Samples.csproj" <<EOF
   <ItemGroup>
     <PackageReference Include="UserNet" Version="[$version]" />
     <PackageReference Include="UserNet.Tracing" Version="[$version]" />
+    <PackageReference Include="UserNet.Simulation" Version="[$version]" />
+    <PackageReference Include="UserNet.AspNetCore" Version="[$version]" />
   </ItemGroup>
 </Project>
 EOF
 # Each sample is the first csharp block of its file (of the 'As a library' section in README.md), run in a block of
 # its own after a marker line, so one program runs them all.
-python3 - "$samples/Program.cs" README.md src/UserNet/README.md src/UserNet.Tracing/README.md <<'PY'
+python3 - "$samples/Program.cs" README.md src/UserNet/README.md src/UserNet.Tracing/README.md \
+  src/UserNet.Simulation/README.md src/UserNet.AspNetCore/README.md <<'PY'
 import re, sys
 target, files = sys.argv[1], sys.argv[2:]
 usings, bodies = [], []
@@ -275,12 +278,14 @@ expect README.md '^tcp: 100000 bytes from 10\.0\.0\.1:[0-9]+$'
 expect src/UserNet/README.md '^tcp: 100000 bytes from 10\.0\.0\.1:[0-9]+$'
 expect src/UserNet.Tracing/README.md 'IP 10\.0\.0\.1 > 10\.0\.0\.2: ICMP echo request'
 expect src/UserNet.Tracing/README.md '^ping: reply from 10\.0\.0\.2$'
-for id in UserNet UserNet.Tracing; do
+expect src/UserNet.Simulation/README.md '^sim: hello \(seed 42\)$'
+expect src/UserNet.AspNetCore/README.md '^http: hello from a userspace stack$'
+for id in UserNet UserNet.Tracing UserNet.Simulation UserNet.AspNetCore; do
   lower="${id,,}"
   cmp -s "$NUGET_PACKAGES/$lower/$version/$lower.$version.nupkg" "$out/$id.$version.nupkg" ||
     fail "the samples' restore did not take $id $version from the packages just made"
 done
-say "samples: README.md, src/UserNet/README.md and src/UserNet.Tracing/README.md build (warnings as errors) and run against the packages just made"
+say "samples: README.md and the four libraries' READMEs build (warnings as errors) and run against the packages just made"
 
 # 4b. README's "Use it in your tests", verbatim: its sh block run in an empty folder outside the tree (it makes a
 # fresh `dotnet new xunit` project and adds the packages), its csharp block saved as the test file it names, then

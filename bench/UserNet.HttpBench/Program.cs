@@ -7,6 +7,7 @@
 //   ip netns exec httpbench dotnet bench/UserNet.HttpBench/bin/Release/net10.0/UserNet.HttpBench.dll [--seconds 10] [--clients 8] [--mb 100]
 //   ip netns del httpbench
 // It refuses to use kernel sockets outside a namespace of its own (--usernet-only runs just the UserNet half anywhere).
+using UserNet.Simulation;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -57,6 +58,19 @@ var results = new List<(string Name, double Rps, double MBps)>();
     results.Add(await Measure("usernet (MemoryLink)", http));
 }
 
+{
+    // The embedding kit: the same two stacks as hosts of a simulated network (RealTime mode, a clean link), names
+    // resolved by the network, HttpClient from CreateHttpClient.
+    await using var net = new SimulatedNetwork(seed: 1);
+    var server = net.AddHost("server", "10.0.0.1/24");
+    var client = net.AddHost("client", "10.0.0.2/24");
+    await net.StartAsync();
+    await using var app = await StartApp(w => w.UseUserNet(server), k => k.Listen(IPAddress.Any, 80));
+    using var http = client.CreateHttpClient();
+    http.BaseAddress = new Uri("http://server/");
+    results.Add(await Measure("usernet (simulation)", http));
+}
+
 if (!usernetOnly)
 {
     await using var app = await StartApp(_ => { }, k => k.Listen(IPAddress.Loopback, 0));
@@ -68,8 +82,9 @@ if (!usernetOnly)
 Console.WriteLine();
 Console.WriteLine($"{"transport",-22} {"GET / req/s",12} {"GET " + mb + " MB MB/s",16}");
 foreach (var r in results) Console.WriteLine($"{r.Name,-22} {r.Rps,12:F0} {r.MBps,16:F1}");
-if (results.Count == 2)
-    Console.WriteLine($"{"usernet / kernel",-22} {results[0].Rps / results[1].Rps,12:P0} {results[0].MBps / results[1].MBps,16:P0}");
+if (results.Count == 3)
+    for (int i = 0; i < 2; i++)
+        Console.WriteLine($"{results[i].Name.Replace("usernet ", "") + " / kernel",-22} {results[i].Rps / results[2].Rps,12:P0} {results[i].MBps / results[2].MBps,16:P0}");
 return 0;
 
 async Task<(string, double, double)> Measure(string name, HttpClient http)

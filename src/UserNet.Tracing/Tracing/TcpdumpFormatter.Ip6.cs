@@ -106,7 +106,8 @@ public sealed partial class TcpdumpFormatter
             len = payloadLength + 40;
             if (length < len) sb.Append("truncated-ip6 - ").Append(len - length).Append(" bytes missing!");
         }
-        else len = length + 40; // a jumbogram (RFC 2675) or nonsense: tcpdump takes the link's length
+        // A jumbogram (RFC 2675) or nonsense: tcpdump takes the link's length (a file may claim up to 4 GiB of it).
+        else len = length > int.MaxValue - 40 ? int.MaxValue : length + 40;
         int nh = p[6];
         if (_o.Verbose > 0)
         {

@@ -223,19 +223,19 @@ internal sealed class Iperf3Results
             foreach (var s in r.GetProperty("streams").EnumerateArray())
             {
                 streams.Add(new Iperf3StreamResult(
-                    (int)s.GetProperty("id").GetDouble(),
-                    (long)s.GetProperty("bytes").GetDouble(),
+                    (int)Math.Clamp(s.GetProperty("id").GetFinite(), int.MinValue, int.MaxValue),
+                    (long)s.GetProperty("bytes").GetFinite(),
                     // iperf 3.12 prints -1 as an unsigned 64-bit number (1.8446744073709552e+19): anything that large is -1.
-                    s.GetProperty("retransmits").GetDouble() is var rt && rt >= long.MaxValue ? -1 : (long)rt,
-                    s.TryGetProperty("start_time", out var st) ? st.GetDouble() : 0,
-                    s.TryGetProperty("end_time", out var et) ? et.GetDouble() : 0));
+                    s.GetProperty("retransmits").GetFinite() is var rt && rt >= long.MaxValue ? -1 : (long)rt,
+                    s.TryGetProperty("start_time", out var st) ? st.GetFinite() : 0,
+                    s.TryGetProperty("end_time", out var et) ? et.GetFinite() : 0));
             }
-            var has = r.GetProperty("sender_has_retransmits").GetDouble();
+            var has = r.GetProperty("sender_has_retransmits").GetFinite();
             return new Iperf3Results
             {
-                CpuTotal = r.GetProperty("cpu_util_total").GetDouble(),
-                CpuUser = r.GetProperty("cpu_util_user").GetDouble(),
-                CpuSystem = r.GetProperty("cpu_util_system").GetDouble(),
+                CpuTotal = r.GetProperty("cpu_util_total").GetFinite(),
+                CpuUser = r.GetProperty("cpu_util_user").GetFinite(),
+                CpuSystem = r.GetProperty("cpu_util_system").GetFinite(),
                 SenderHasRetransmits = has >= int.MaxValue ? -1 : (int)has,
                 CongestionUsed = r.TryGetProperty("congestion_used", out var c) && c.ValueKind == JsonValueKind.String ? c.GetString() : null,
                 Streams = streams,
@@ -246,6 +246,13 @@ internal sealed class Iperf3Results
             throw new FormatException($"bad iperf3 results: {e.Message}", e);
         }
     }
+}
+
+internal static class Iperf3Json
+{
+    /// <summary>A number that is one (JSON has no infinity, but 2e624 reads as one): else the results are malformed.</summary>
+    public static double GetFinite(this JsonElement e) =>
+        e.GetDouble() is var d && double.IsFinite(d) ? d : throw new JsonException($"{e.GetRawText()} is out of range");
 }
 
 /// <summary>An iperf3 error: ours (a broken peer) or the one the server answered with (SERVER_ERROR, ACCESS_DENIED).</summary>

@@ -51,4 +51,31 @@ public sealed class FuzzFindingsTests
         var text = new TcpdumpFormatter(new TcpdumpOptions { Timestamps = TimestampStyle.None }).Format(0, frame, frame.Length);
         Assert.Equal("IP 10.9.0.1 > 10.9.0.2:  [|icmp]", text); // tcpdump 4.99.3 -n -t on the same frames
     }
+
+    // fuzz/regressions/capture/ipv6-length-overflow-found.pcap
+    [Fact]
+    public void An_IPv6_packet_whose_capture_claims_nearly_4_GiB_on_the_wire_is_printed_not_undecodable()
+    {
+        // A file's orig_len is whatever it says. With a payload length of 0 (a jumbogram, RFC 2675, or nonsense) the
+        // formatter takes the link's length plus the header, which overflowed an int and cut the packet at a negative length.
+        var frame = new byte[48];
+        frame[0] = 0x60;                       // version 6, payload length 0
+        frame[6] = 58;                         // ICMPv6
+        frame[7] = 64;
+        frame[23] = 1; frame[39] = 2;          // ::1 > ::2
+        frame[40] = 128;                       // echo request
+        var text = new TcpdumpFormatter(new TcpdumpOptions { Timestamps = TimestampStyle.None })
+            .Format(0, frame, originalLength: int.MaxValue - 8, linkType: UserNet.Capture.LinkTypes.Raw);
+        Assert.StartsWith("IP6 ::1 > ::2: ICMP6, echo request", text);
+        Assert.DoesNotContain("undecodable", text);
+    }
+
+    // fuzz/regressions/iperf3-control/results-number-infinite-found
+    [Fact]
+    public void Iperf3_results_with_a_number_beyond_a_double_are_a_format_error_not_an_infinity_written_back()
+    {
+        // 2e624 reads as +Infinity, which JSON cannot hold: writing the results back threw ArgumentException.
+        var json = """{"cpu_util_total":1,"cpu_util_user":1,"cpu_util_system":0,"sender_has_retransmits":0,"streams":[{"id":1,"bytes":10,"retransmits":0,"start_time":0,"end_time":2e624}]}"""u8.ToArray();
+        Assert.Throws<FormatException>(() => Iperf3Results.Parse(json));
+    }
 }

@@ -129,7 +129,6 @@ public class OverASimulatedNetworkTests
             Assert.True(net.GetLinkStatistics(server, client).PartitionDropped > 0, "the partition dropped nothing");
 
             net.Heal();
-            http.DefaultRequestHeaders.ConnectionClose = true;
             using var again = new HttpClient(client.CreateHttpHandler()) { Timeout = TimeSpan.FromSeconds(60) };
             Assert.Equal("hello from UserNet", await again.GetStringAsync("http://server/"));
         });
